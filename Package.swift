@@ -1,0 +1,68 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Optimised builds of the numeric modules even in debug test runs: the forward and
+// backward passes are loops over millions of floats.
+let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"]), .swiftLanguageMode(.v5)]
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "cdam",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cdam", targets: ["cdam"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    ],
+    targets: [
+        // System libraries.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"),
+                                 .linkedLibrary("webp"), .linkedLibrary("webpdemux")]),
+
+        // Tensor math: BLAS-backed matrix products and the elementwise kernels.
+        .target(name: "TensorMath", dependencies: ["CBLAS"], swiftSettings: fast),
+        // The Vision Transformer: config, weights, forward pass, checkpoint conversion.
+        .target(name: "ViT", dependencies: [
+            "TensorMath",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ], swiftSettings: fast),
+        // Attribution maps: CDAM (hand-written backward), AM, rollout, RP, TAM, faithfulness.
+        .target(name: "Attribution", dependencies: ["TensorMath", "ViT"], swiftSettings: fast),
+        // Concept vectors and probes built from embeddings, and their quality figures.
+        .target(name: "Concepts", dependencies: ["TensorMath"], swiftSettings: fast),
+        // Image decoding, Pillow-matching preprocessing, heatmaps and encoding.
+        .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: fast),
+        // The SQLite store.
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+                resources: [.copy("Migrations")], swiftSettings: v5),
+        // Use cases: embed, define, index, search, query, report.
+        .target(name: "Workbench", dependencies: [
+            "TensorMath", "ViT", "Attribution", "Concepts", "Imaging", "Store",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: v5),
+        // The command line: parses and prints, nothing else.
+        .executableTarget(name: "cdam", dependencies: [
+            "Workbench",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: v5),
+
+        .testTarget(name: "TensorMathTests", dependencies: ["TensorMath"], swiftSettings: v5),
+        .testTarget(name: "ViTTests", dependencies: ["ViT", "TensorMath"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "ViT", "TensorMath"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "ConceptsTests", dependencies: ["Concepts"], swiftSettings: v5),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"],
+                    resources: [.copy("Fixtures")], swiftSettings: v5),
+        .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: v5),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"], swiftSettings: v5),
+        .testTarget(name: "CLITests", dependencies: [], swiftSettings: v5),
+    ]
+)

@@ -1,0 +1,56 @@
+/// What a target score is: a scalar function of a CLS embedding e (CDAM.md, "The CDAM score").
+///
+/// Every concept kind reduces to one of two forms, so the engine has one code path:
+/// - linear: f(e) = direction . e + bias (mean, contrast, centred, probe, whitened, class);
+/// - cosine: f(e) = direction . e / (|direction| |e|) (the cosine variant of a mean concept).
+public struct Target: Codable, Hashable, Sendable {
+    /// How the target was made; it decides nothing in the arithmetic except `cosine`.
+    public enum Kind: String, Codable, CaseIterable, Sendable {
+        case mean, cosine, contrast, centred, probe, whitened
+        case classLogit = "class"
+    }
+
+    public var name: String
+    public var kind: Kind
+    /// The direction w (D numbers).
+    public var direction: [Float]
+    /// The offset b added to the linear score (0 for mean, contrast and centred).
+    public var bias: Float
+
+    public init(name: String, kind: Kind, direction: [Float], bias: Float = 0) {
+        self.name = name
+        self.kind = kind
+        self.direction = direction
+        self.bias = bias
+    }
+
+    /// True when the score is the cosine similarity rather than a linear score.
+    public var isCosine: Bool { kind == .cosine }
+
+    /// The score f(e) of one embedding.
+    public func score(_ e: [Float]) -> Float {
+        precondition(e.count == direction.count, "embedding width \(e.count) != target width \(direction.count)")
+        var dot: Float = 0, ee: Float = 0, ww: Float = 0
+        for i in 0..<e.count {
+            dot += e[i] * direction[i]
+            ee += e[i] * e[i]
+            ww += direction[i] * direction[i]
+        }
+        if isCosine { return dot / max((ee * ww).squareRoot(), .leastNormalMagnitude) }
+        return dot + bias
+    }
+
+    /// df/de, the upstream gradient the backward pass starts from (D numbers).
+    public func gradient(_ e: [Float]) -> [Float] {
+        guard isCosine else { return direction }
+        var dot: Float = 0, ee: Float = 0, ww: Float = 0
+        for i in 0..<e.count {
+            dot += e[i] * direction[i]
+            ee += e[i] * e[i]
+            ww += direction[i] * direction[i]
+        }
+        let ne = max(ee.squareRoot(), .leastNormalMagnitude), nw = max(ww.squareRoot(), .leastNormalMagnitude)
+        // d/de (e.w / (|e||w|)) = w / (|e||w|) - (e.w) e / (|e|^3 |w|)
+        return (0..<e.count).map { i in direction[i] / (ne * nw) - dot * e[i] / (ne * ne * ne * nw) }
+    }
+}

@@ -1,0 +1,1 @@
+// TensorMath module.
