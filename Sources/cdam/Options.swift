@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Workbench
+
+/// `--home` and `--db`: where the workbench keeps its models and database.
+struct HomeOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The cdam home (models/ and cdam.sqlite).", discussion: "Default: $CDAM_HOME, else $XDG_DATA_HOME/cdam, else ~/.local/share/cdam.", valueName: "dir"))
+    var home: String?
+
+    @Option(name: .long, help: ArgumentHelp("The SQLite database (default: HOME/cdam.sqlite).", valueName: "path"))
+    var db: String?
+
+    var resolvedHome: Home { Home.resolve(explicit: home) }
+    var databaseURL: URL { db.map { URL(fileURLWithPath: $0) } ?? resolvedHome.database }
+}
+
+/// `--model`: which installed model embeds.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Model name under HOME/models (default: the model marked default).", valueName: "name"))
+    var model: String?
+}
+
+/// `--size` and `--crop`: the preprocessing (INTERFACE.md, "Preprocessing defaults").
+struct PreprocessOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Input size: S (square) or HxW, multiples of the patch size.", valueName: "S|HxW"))
+    var size: String = "224"
+
+    @Flag(name: .long, help: "Resize the shorter side and centre-crop instead of resizing to the exact size (the paper's default).")
+    var crop = false
+
+    @Flag(name: .long, help: "Accept truncated JPEGs that decode only partly (with a warning) instead of refusing them.")
+    var allowTruncated = false
+
+    /// The size as (height, width).
+    func parsedSize() throws -> (height: Int, width: Int) {
+        let parts = size.lowercased().split(separator: "x").map { Int($0) }
+        switch parts.count {
+        case 1: if let s = parts[0], s > 0 { return (s, s) }
+        case 2: if let h = parts[0], let w = parts[1], h > 0, w > 0 { return (h, w) }
+        default: break
+        }
+        throw ValidationError("--size \(size): expected S or HxW with positive integers, e.g. 224 or 224x336")
+    }
+}
+
+/// `--json`: one JSON document on stdout instead of human-readable text.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON document on stdout (see README, JSON output).")
+    var json = false
+}
+
+/// Prints a one-line error to stderr.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Runs a command body, turning workbench errors into one stderr line and their exit code.
+func runReportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as WorkbenchError {
+        printError("error: \(error.description)")
+        throw ExitCode(error.exitCode)
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode(1)
+    }
+}
+
+/// Writes a JSON-encodable value to stdout, keys in a stable order.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data = try encoder.encode(value)
+    FileHandle.standardOutput.write(data)
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// Whether stderr is a terminal: progress is shown only then (INTERFACE.md).
+var stderrIsTerminal: Bool { isatty(2) != 0 }
