@@ -21,7 +21,7 @@ public func fastExp(_ x: Float) -> Float {
     return p * scale
 }
 
-/// erf(x), absolute error below 2e-7 (Abramowitz & Stegun 7.1.26 with `fastExp`).
+/// erf(x), absolute error below 6e-7 (Abramowitz & Stegun 7.1.26 with `fastExp`).
 @inline(__always)
 public func fastErf(_ x: Float) -> Float {
     let a = abs(x)

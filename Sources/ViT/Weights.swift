@@ -15,6 +15,18 @@ public struct BlockWeights {
     public var fc1Weight, fc1Bias: FloatBuffer             // (M, D), (M)
     public var fc2Weight, fc2Bias: FloatBuffer             // (D, M), (D)
     public var layerScale2: FloatBuffer                    // (D)
+
+    public init(norm1Weight: FloatBuffer, norm1Bias: FloatBuffer, qkvWeight: FloatBuffer, qkvBias: FloatBuffer,
+                projWeight: FloatBuffer, projBias: FloatBuffer, layerScale1: FloatBuffer,
+                norm2Weight: FloatBuffer, norm2Bias: FloatBuffer, fc1Weight: FloatBuffer, fc1Bias: FloatBuffer,
+                fc2Weight: FloatBuffer, fc2Bias: FloatBuffer, layerScale2: FloatBuffer) {
+        self.norm1Weight = norm1Weight; self.norm1Bias = norm1Bias
+        self.qkvWeight = qkvWeight; self.qkvBias = qkvBias
+        self.projWeight = projWeight; self.projBias = projBias; self.layerScale1 = layerScale1
+        self.norm2Weight = norm2Weight; self.norm2Bias = norm2Bias
+        self.fc1Weight = fc1Weight; self.fc1Bias = fc1Bias
+        self.fc2Weight = fc2Weight; self.fc2Bias = fc2Bias; self.layerScale2 = layerScale2
+    }
 }
 
 /// All weights of a ViT backbone.
@@ -29,6 +41,14 @@ public struct ViTWeights {
     public var normWeight, normBias: FloatBuffer
     /// Known extra tensors kept for later use (a classifier head, a pooler), by canonical name.
     public var extras: [String: (shape: [Int], values: [Float])]
+
+    public init(patchWeight: FloatBuffer, patchBias: FloatBuffer, clsToken: FloatBuffer, positions: FloatBuffer,
+                positionGrid: Int, blocks: [BlockWeights], normWeight: FloatBuffer, normBias: FloatBuffer,
+                extras: [String: (shape: [Int], values: [Float])]) {
+        self.patchWeight = patchWeight; self.patchBias = patchBias; self.clsToken = clsToken
+        self.positions = positions; self.positionGrid = positionGrid; self.blocks = blocks
+        self.normWeight = normWeight; self.normBias = normBias; self.extras = extras
+    }
 }
 
 /// Reads a HuggingFace checkpoint's tensors into `ViTWeights`, strictly.
