@@ -125,7 +125,7 @@ extension ConceptQuality {
         }
         // Draw every random concept first, so the results do not depend on the order they run in.
         let draws: [[Int]] = (0..<R).map { _ in sample(n, from: bgIdx, using: &rng).sorted() }
-        let alpha = real.shrinkage
+        let shared = engine.randomShared(shrinkage: real.shrinkage)
         var randomAUCs = [Double](repeating: .nan, count: R)
         randomAUCs.withUnsafeMutableBufferPointer { out in
             let outPtr = out
@@ -135,7 +135,7 @@ extension ConceptQuality {
                     let members = draws[r]
                     let memberSet = Set(members)
                     let rest = bgIdx.filter { !memberSet.contains($0) }
-                    outPtr[r] = engine.randomConcept(positives: members, negatives: rest, shrinkage: alpha)?.auc ?? .nan
+                    outPtr[r] = engine.randomConcept(positives: members, negatives: rest, shared: shared)?.auc ?? .nan
                     r += 2
                 }
             }
@@ -265,10 +265,24 @@ struct LeaveOneOut: @unchecked Sendable {
         }
     }
 
+    /// What every random concept shares: for the whitened kind, the factor of the background's
+    /// shrunk scatter (random concepts partition the background, so it is the same for all).
+    struct RandomShared { var shrinkage: Double; var factor: Cholesky? }
+
+    func randomShared(shrinkage: Double?) -> RandomShared {
+        let a = shrinkage ?? 0
+        guard kind == .whitened, let t = backgroundScatter else { return RandomShared(shrinkage: a, factor: nil) }
+        let normalizer = 1 / max(Double(background.count) - 2, 1)
+        return RandomShared(shrinkage: a, factor: ShrinkageLDA.factorShrunk(scatter: t, width: rows.cols,
+                                                                            shrinkage: a, normalizer: normalizer))
+    }
+
     /// A random concept: P drawn from the background, N the rest of it.
-    func randomConcept(positives p: [Int], negatives nIdx: [Int], shrinkage: Double?) -> LeaveOneOutFigures? {
+    func randomConcept(positives p: [Int], negatives nIdx: [Int], shared: RandomShared) -> LeaveOneOutFigures? {
         switch kind {
-        case .whitened: return whitenedRandom(positives: p, negatives: nIdx, shrinkage: shrinkage ?? 0)
+        case .whitened:
+            guard let factor = shared.factor else { return nil }
+            return whitenedRandom(positives: p, negatives: nIdx, factor: factor, shrinkage: shared.shrinkage)
         case .probe: return probeConcept(positives: p, negatives: nIdx, includeExamples: false)
         default: return meanFamily(positives: p, negatives: nIdx)
         }
@@ -314,11 +328,10 @@ struct LeaveOneOut: @unchecked Sendable {
     /// With P and N partitioning the background, S_W = T - (n m / M) d d^T (T the background's
     /// scatter, d = c_P - c_N), and holding out x_i adds a second rank-one term: every
     /// leave-one-out direction is a rank-two Woodbury correction of one factor of T.
-    private func whitenedRandom(positives p: [Int], negatives nIdx: [Int], shrinkage a: Double) -> LeaveOneOutFigures? {
-        guard let t = backgroundScatter else { return nil }
+    private func whitenedRandom(positives p: [Int], negatives nIdx: [Int], factor: Cholesky,
+                                shrinkage a: Double) -> LeaveOneOutFigures? {
         let d = rows.cols, n = Double(p.count), m = Double(nIdx.count), total = n + m
         let normalizer = 1 / max(total - 2, 1)
-        guard let factor = ShrinkageLDA.factorShrunk(scatter: t, width: d, shrinkage: a, normalizer: normalizer) else { return nil }
         let cp = rows.rowMean(p), cn = rows.rowMean(nIdx)
         let dv = zip(cp, cn).map { $0 - $1 }
         let yd = factor.solved(dv)
