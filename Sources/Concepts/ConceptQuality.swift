@@ -61,10 +61,11 @@ extension ConceptQuality {
     /// concept is one Newton step from the full fit (approximate leave-one-out); a whitened
     /// concept's keeps the full set's shrinkage target scale, and random whitened concepts
     /// use the concept's shrinkage intensity and the whole background's scale.
+    /// `name` only labels error notes.
     public static func evaluate(kind: Target.Kind, examples: [[Float]], background: [[Float]]?,
                                 randomConcepts R: Int = 50, seed: UInt64 = 0,
                                 lambda: Float = ConceptBuilder.defaultLambda, shrinkage: Float? = nil,
-                                maxBackground: Int = defaultMaxBackground) -> ConceptQuality {
+                                maxBackground: Int = defaultMaxBackground, name: String = "concept") -> ConceptQuality {
         var q = ConceptQuality(exampleCount: examples.count)
         let n = examples.count
         var rng = SplitMix64(seed: seed)
@@ -76,7 +77,7 @@ extension ConceptQuality {
         }
         let x: Matrix
         do {
-            x = try ConceptBuilder.validate(name: "evaluated", examples: examples, background: bg)
+            x = try ConceptBuilder.validate(name: name, examples: examples, background: bg)
         } catch {
             q.notes.append(n == 0 ? "no examples" : "\(error)")
             return q
@@ -153,6 +154,21 @@ extension ConceptQuality {
         q.randomAUCStd = variance.squareRoot()
         q.pValue = Double(1 + valid.filter { $0 >= auc }.count) / Double(valid.count + 1)
         return q
+    }
+
+    /// One line for people: the figures that exist, and the first note otherwise.
+    public var summary: String {
+        var parts = ["\(exampleCount) example\(exampleCount == 1 ? "" : "s")"]
+        if let c = coherence { parts.append(String(format: "coherence %.2f", c)) }
+        if let a = auc, let m = backgroundCount { parts.append(String(format: "leave-one-out AUC %.3f against %d background images", a, m)) }
+        if let r = leaveOneOutRanks, !r.isEmpty {
+            parts.append("median rank \(r.sorted()[r.count / 2])")
+        }
+        if let p = pValue, let k = randomConcepts, let m = randomAUCMean, let sd = randomAUCStd {
+            parts.append(String(format: "p = %.3f (%d random concepts: AUC %.3f ± %.3f)", p, k, m, sd))
+        }
+        if pValue == nil, let note = notes.first { parts.append(note) }
+        return parts.joined(separator: ", ")
     }
 
     /// Mean pairwise cosine of the first `count` rows: (|sum u|^2 - sum |u|^2) / (n (n - 1))

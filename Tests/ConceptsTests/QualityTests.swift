@@ -26,6 +26,7 @@ private func dataset(seed: UInt64, d: Int = 16, n: Int = 8, m: Int = 80, separab
         #expect(q.leaveOneOutRanks?.count == 8 && q.leaveOneOutRanks!.allSatisfy { $0 <= 3 })
         #expect((q.coherence ?? 0) > 0.9)
         #expect((q.randomAUCMean ?? 1) < 0.8 && (q.randomAUCStd ?? 0) > 0)
+        #expect(q.summary.contains("p = 0.032") && !q.summary.contains("\n"), "\(q.summary)")
     }
 
     /// Examples exchangeable with the background: p-values spread over (0, 1].
@@ -87,6 +88,9 @@ private func dataset(seed: UInt64, d: Int = 16, n: Int = 8, m: Int = 80, separab
         #expect(noBg.notes.contains { $0.contains("no background") })
         let mismatch = ConceptQuality.evaluate(kind: .centred, examples: ex, background: [[1, 2]])
         #expect(mismatch.auc == nil && mismatch.notes.contains { $0.contains("width") })
+        #expect(ConceptQuality.evaluate(kind: .mean, examples: [[1, 2], [1]], background: nil, name: "dog")
+                    .notes.first?.hasPrefix("concept 'dog': example embedding 1 has width 1") == true)
+        #expect(one.summary.hasPrefix("1 example, ") && one.summary.contains("fewer than"))
         let tiny = ConceptQuality.evaluate(kind: .centred, examples: ex, background: Array(bg[0..<8]))
         #expect(tiny.auc != nil && tiny.pValue == nil && tiny.notes.contains { $0.contains("too small") })
         let head = ConceptQuality.evaluate(kind: .classLogit, examples: ex, background: bg)
