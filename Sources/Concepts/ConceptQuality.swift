@@ -10,24 +10,30 @@ import Foundation
 /// How good a concept is, computed when it is defined. Figures that cannot be computed are nil
 /// and `notes` says why.
 public struct ConceptQuality: Codable, Sendable, Equatable {
+    /// How many example embeddings were given.
     public var exampleCount: Int
     /// Mean pairwise cosine similarity of the examples (nil with fewer than 2).
     public var coherence: Double?
     /// For each example i: the concept rebuilt without i scores i and every background image;
     /// i's rank among the background (1 = above all; ties go to the example).
     public var leaveOneOutRanks: [Int]?
+    /// How many background images the ranks and AUC use (after any subsampling); nil without one.
     public var backgroundCount: Int?
     /// Mean over held-out examples of the fraction of background images each one outscores
     /// (ties count one half): the leave-one-out AUC of examples against background.
     public var auc: Double?
     /// (1 + number of random AUCs >= auc) / (R + 1).
     public var pValue: Double?
+    /// Mean of the random concepts' AUCs: what chance looks like for this kind and background.
     public var randomAUCMean: Double?
+    /// Sample standard deviation of the random concepts' AUCs.
     public var randomAUCStd: Double?
+    /// How many random concepts the p-value rests on.
     public var randomConcepts: Int?
     /// Why figures are missing, and which approximations were used.
     public var notes: [String]
 
+    /// Figures as given; `evaluate` is the usual way to get them.
     public init(exampleCount: Int, coherence: Double? = nil, leaveOneOutRanks: [Int]? = nil,
                 backgroundCount: Int? = nil, auc: Double? = nil, pValue: Double? = nil,
                 randomAUCMean: Double? = nil, randomAUCStd: Double? = nil, randomConcepts: Int? = nil,

@@ -44,6 +44,18 @@ private func offset(_ d: Int) -> [Double] { (0..<d).map { 2 + 0.5 * sin(Double($
         #expect(abs(Double(s) - zip(doubles(t.direction), mean(bg)).reduce(0) { $0 + $1.0 * $1.1 }) < 1e-3)
     }
 
+    /// One or two examples (and one background image) still give a finite target of every kind.
+    @Test(arguments: Target.Kind.allCases.filter { $0 != .classLogit }, [1, 2])
+    func fewExamplesStillBuild(kind: Target.Kind, count: Int) throws {
+        var g = Gaussian(seed: 6)
+        let ex = g.cluster(count, centre: offset(8))
+        for bg in [g.cluster(1, centre: offset(8)), g.cluster(2, centre: offset(8))] {
+            let t = try ConceptBuilder.build(kind: kind, name: "few", examples: ex, background: bg)
+            #expect(t.direction.allSatisfy(\.isFinite) && t.bias.isFinite && t.direction.contains { $0 != 0 })
+            if kind != .mean && kind != .cosine { #expect(t.score(ex[0]) > t.score(bg[0]), "\(kind)") }
+        }
+    }
+
     @Test(arguments: Target.Kind.allCases.filter { $0 != .classLogit })
     func buildDispatchesToTheNamedKind(kind: Target.Kind) throws {
         var g = Gaussian(seed: 5)
