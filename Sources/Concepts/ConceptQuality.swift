@@ -386,13 +386,10 @@ struct LeaveOneOut: @unchecked Sendable {
         for i in p { t[i] = 1; a[i] = ap }
         for i in nIdx { a[i] = an }
         let theta = model.fit(targets: t, weights: a, preconditioner: pre)
+        let steps = model.leaveOneOutSteps(from: theta, targets: t, weights: a, positives: p,
+                                           heldOutWeight: 0.5 / Double(n - 1), preconditioner: pre)
         var ranks: [Int] = [], fractions: [Double] = []
-        var aLOO = a
-        for i in p { aLOO[i] = 0.5 / Double(n - 1) }
-        for i in p {
-            aLOO[i] = 0
-            let thetaI = model.newtonStep(from: theta, targets: t, weights: aLOO, preconditioner: pre)
-            aLOO[i] = 0.5 / Double(n - 1)
+        for (i, thetaI) in zip(p, steps) {
             let s = standing(model.rawDirection(thetaI), heldOut: i, negatives: nIdx)
             ranks.append(s.rank)
             fractions.append(s.fraction)

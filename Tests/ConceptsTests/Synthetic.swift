@@ -41,11 +41,19 @@ func cosine(_ a: [Double], _ b: [Double]) -> Double {
 
 func doubles(_ v: [Float]) -> [Double] { v.map(Double.init) }
 
-/// Seconds taken by `body`, with its result.
+/// Wall-clock seconds taken by `body`, with its result.
 func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
     let start = DispatchTime.now().uptimeNanoseconds
     let r = try body()
     return (r, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
+
+/// Wall-clock and process CPU seconds (all threads) taken by `body`: on a shared machine the
+/// CPU time is the steadier figure.
+func timedCPU<T>(_ body: () throws -> T) rethrows -> (T, wall: Double, cpu: Double) {
+    let c0 = clock()
+    let (r, wall) = try timed(body)
+    return (r, wall, Double(clock() - c0) / Double(CLOCKS_PER_SEC))
 }
 
 /// The AUC of a target's scores of fresh positives against fresh negatives.
