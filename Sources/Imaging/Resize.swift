@@ -1,6 +1,6 @@
 // Bicubic resampling that reproduces Pillow's Image.resize(..., Image.BICUBIC) bit for bit
 // (Pillow's libImaging/Resample.c: a = -0.5, support widened by the scale when shrinking,
-// separable, horizontal pass first, 8-bit rounding between passes, 22-bit fixed point).
+// separable, 8-bit rounding between the passes, 22-bit fixed point, Pillow 13's pass order).
 
 /// Fixed-point precision Pillow uses for 8-bit images.
 private let precisionBits: Int32 = 22
@@ -61,29 +61,46 @@ struct ResampleAxis {
     return s < 0 ? 0 : s > 255 ? 255 : UInt8(truncatingIfNeeded: s)
 }
 
+/// Which of the two separable passes runs first; the 8-bit rounding between them makes
+/// the order visible in the last bit.
+public enum ResizePassOrder: Sendable {
+    /// Pillow 13 and later: vertical first when the height shrinks by more than twice as
+    /// many pixels as the width does, horizontal first otherwise.
+    case pillow13
+    /// Pillow up to 12 (and the CDAM paper's notebook): always horizontal first.
+    case horizontalFirst
+}
+
 /// Resizes with Pillow's antialiased bicubic filter; the result equals Pillow's
-/// `Image.resize((width, height), Image.BICUBIC)` on the same RGB pixels.
-public func resizeBicubic(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+/// `Image.resize((width, height), Image.BICUBIC)` on the same RGB pixels (Pillow 13's pass
+/// order by default).
+public func resizeBicubic(_ image: RGBImage, width: Int, height: Int,
+                          passOrder: ResizePassOrder = .pillow13) -> RGBImage {
     precondition(width > 0 && height > 0, "resizeBicubic: target \(width) x \(height)")
     if width == image.width && height == image.height { return image }
+    let needHorizontal = width != image.width, needVertical = height != image.height
+    let shrinkY = image.height - height, shrinkX = image.width - width
+    let verticalFirst = passOrder == .pillow13 && shrinkY > 0 && shrinkY > 2 * shrinkX
     let vertical = ResampleAxis(inSize: image.height, outSize: height)
+    if verticalFirst {
+        let rows = verticalPass(image.pixels, width: image.width, rowOffset: 0, outHeight: height, axis: vertical)
+        guard needHorizontal else { return RGBImage(width: width, height: height, pixels: rows) }
+        let out = horizontalPass(rows, inWidth: image.width, firstRow: 0, rowCount: height, outWidth: width,
+                                 axis: ResampleAxis(inSize: image.width, outSize: width))
+        return RGBImage(width: width, height: height, pixels: out)
+    }
     // Only the source rows some output row reads go through the horizontal pass.
     let firstRow = vertical.bounds[0]
     let lastRow = vertical.bounds[height * 2 - 2] + vertical.bounds[height * 2 - 1]
-    var rows = image.pixels
-    var rowsWidth = image.width
-    var rowOffset = 0
-    if width != image.width {
-        let horizontal = ResampleAxis(inSize: image.width, outSize: width)
-        rows = horizontalPass(image.pixels, inWidth: image.width, firstRow: firstRow,
+    guard needHorizontal else {
+        let out = verticalPass(image.pixels, width: image.width, rowOffset: 0, outHeight: height, axis: vertical)
+        return RGBImage(width: width, height: height, pixels: out)
+    }
+    let horizontal = ResampleAxis(inSize: image.width, outSize: width)
+    let rows = horizontalPass(image.pixels, inWidth: image.width, firstRow: firstRow,
                               rowCount: lastRow - firstRow, outWidth: width, axis: horizontal)
-        rowsWidth = width
-        rowOffset = firstRow
-    }
-    guard height != image.height else {
-        return RGBImage(width: width, height: height, pixels: rows)
-    }
-    let out = verticalPass(rows, width: rowsWidth, rowOffset: rowOffset, outHeight: height, axis: vertical)
+    guard needVertical else { return RGBImage(width: width, height: height, pixels: rows) }
+    let out = verticalPass(rows, width: width, rowOffset: firstRow, outHeight: height, axis: vertical)
     return RGBImage(width: width, height: height, pixels: out)
 }
 

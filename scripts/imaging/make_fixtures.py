@@ -234,7 +234,7 @@ def make_resize():
     src[5, :, :] = 255
     src[:, 6, 0] = 0
     Image.fromarray(src).save(os.path.join(RESIZE, "source.png"))
-    sizes = [(13, 11), (5, 4), (7, 11), (13, 3), (1, 1), (2, 9), (26, 22), (40, 17), (9, 30), (64, 64)]
+    sizes = [(13, 11), (5, 4), (7, 11), (13, 3), (1, 1), (2, 9), (26, 22), (40, 17), (9, 30), (64, 64), (12, 3), (5, 2), (3, 1)]
     with open(os.path.join(RESIZE, "resize.tsv"), "w") as f:
         for w, h in sizes:
             out = np.asarray(Image.fromarray(src).resize((w, h), Image.BICUBIC))
