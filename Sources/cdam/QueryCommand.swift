@@ -1,6 +1,126 @@
 import ArgumentParser
+import Concepts
+import Foundation
+import Imaging
+import Workbench
+
+extension Target.Kind: ExpressibleByArgument {}
+
+/// How heatmaps look: shared by `query` and `report`.
+struct RenderArguments: ParsableArguments {
+    @Option(help: ArgumentHelp("Colour scaling: symmetric (by max |s|) or asymmetric (positives by max, negatives by min, as the paper).", valueName: "symmetric|asymmetric"))
+    var scaling: String = "symmetric"
+    @Option(help: ArgumentHelp("Clip the map at this quantile and 1 - it before scaling (the paper uses 0.001).", valueName: "q"))
+    var clip: Float?
+    @Option(help: ArgumentHelp("Upsampling of the patch grid: nearest (the paper's) or bilinear.", valueName: "nearest|bilinear"))
+    var upsample: String = "nearest"
+    @Option(help: "Heatmap opacity over the image, 0...1.")
+    var opacity: Float = 0.6
+
+    func options() throws -> RenderOptions {
+        guard ["symmetric", "asymmetric"].contains(scaling) else { throw ValidationError("--scaling: symmetric or asymmetric") }
+        guard ["nearest", "bilinear"].contains(upsample) else { throw ValidationError("--upsample: nearest or bilinear") }
+        guard (0...1).contains(opacity) else { throw ValidationError("--opacity: a number from 0 to 1") }
+        return RenderOptions(style: HeatmapStyle(scaling: scaling == "symmetric" ? .symmetric : .asymmetric, clipQuantile: clip,
+                                                 upsampling: upsample == "nearest" ? .nearest : .bilinear), opacity: opacity)
+    }
+}
 
 struct QueryCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "query", abstract: "(not yet built)")
-    func run() async throws { throw ExitCode(1) }
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Where in an image is the evidence for (and against) a concept?",
+        discussion: """
+        For each image and each target: the score f (a function of the image's CLS embedding e) and the signed
+        CDAM map S_i = sum_j T_ij dF/dT_ij over the patch tokens (T: the tokens entering the last attention layer).
+        Positive (warm) patches are evidence for the target, negative (cool) ones counter-evidence, black is neutral.
+        One forward pass and one batched backward serve every target.
+
+        Targets come from example folders built on the fly (--examples, no database needed) or from stored concepts
+        (--concept NAME, --concept all, --contrast A,B). Kinds: mean (the paper's: f = e.c, c the examples' mean
+        embedding), cosine, contrast (two folders: "A and not B"), centred (e.(c - mu), mu a background's mean),
+        probe (logistic regression against a background), whitened (shrinkage LDA against a background).
+
+        Comparison maps (--maps): am (last-block CLS attention), rollout, rp (Chefer et al.'s gradient-weighted
+        attention rule), tam (token ablation: f(all) - f(without patch i); 1 forward pass per patch).
+
+        Examples:
+          cdam query scene.jpg --examples dogs/ --examples cats/ --out maps/
+          cdam query scene.jpg --examples dogs/ --kind probe --background random/ --maps cdam,am,rp --json
+        """)
+
+    @Argument(help: "Image files or folders.")
+    var images: [String]
+
+    @Option(name: .customLong("examples"), help: ArgumentHelp("A folder of example images: one concept per folder.", valueName: "dir"))
+    var examples: [String] = []
+
+    @Option(help: "Concept kind for --examples: mean, cosine, contrast, centred, probe, whitened.")
+    var kind: Target.Kind = .mean
+
+    @Option(help: ArgumentHelp("Background images for centred, probe and whitened concepts.", valueName: "dir"))
+    var background: String?
+
+    @Option(help: ArgumentHelp("Maps to compute, comma-separated: cdam, am, rollout, rp, tam.", valueName: "list"))
+    var maps: String = "cdam"
+
+    @Flag(help: "Also report each map's sparsity, deletion/insertion curves and correlation with TAM (slow: adds TAM).")
+    var faithfulness = false
+
+    @Option(help: ArgumentHelp("Write heatmap overlays and a side-by-side panel per image as PNG here.", valueName: "dir"))
+    var out: String?
+
+    @OptionGroup var render: RenderArguments
+    @OptionGroup var preprocess: PreprocessOptions
+    @OptionGroup var homeOptions: HomeOptions
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            let (h, w) = try preprocess.parsedSize()
+            let mapKinds = try MapKind.parseList(maps)
+            let renderOptions = try render.options()
+            let files = try ImageInput.expand(images)
+            guard !files.isEmpty else { throw WorkbenchError.failed("no image files in \(images.joined(separator: ", "))") }
+            let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: h, width: w,
+                                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated)
+            // Concepts are built at the default size (224), as stored concepts are; they may be queried at any size.
+            let conceptEmbedder = (h == 224 && w == 224) ? embedder
+                : ModelEmbedder(model: embedder.model, preprocessing: Preprocessing(size: 224, crop: preprocess.crop), decodeOptions: embedder.decodeOptions)
+            let targets = try ExampleConcepts.build(folders: examples, kind: kind, background: background, embedder: conceptEmbedder,
+                                                    warn: { printError($0) })
+            let request = QueryRequest(targets: targets, maps: mapKinds, faithfulness: faithfulness,
+                                       outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions)
+            let progress = ProgressLine("explaining")
+            let report = runQuery(files, request: request, embedder: embedder, progress: progress.update)
+            for e in report.errors { printError(e.error) }
+            if output.json {
+                try printJSON(report)
+            } else {
+                printQuery(report)
+            }
+            try exitForPartialFailure(failed: report.errors.count, total: files.count)
+        }
+    }
+}
+
+/// Human-readable query results: per image and target, the score and where the evidence is.
+func printQuery(_ report: QueryReport) {
+    for r in report.results {
+        print("\(r.image)  (\(r.size[1])x\(r.size[0]), grid \(r.grid[0])x\(r.grid[1]))")
+        for t in r.targets {
+            let map = t.maps["cdam"] ?? []
+            let pos = map.filter { $0 > 0 }.reduce(0, +), neg = map.filter { $0 < 0 }.reduce(0, +)
+            var line = "  " + t.name.padding(toLength: max(24, t.name.count), withPad: " ", startingAt: 0) + " "
+                + t.kind.padding(toLength: 9, withPad: " ", startingAt: 0)
+                + String(format: " score %10.4f   evidence %+.4g   counter-evidence %+.4g", t.score, pos, neg)
+            if let cdam = t.figures?["cdam"] {
+                line += String(format: "   sparsity %.2f  r(TAM) %.2f", cdam.sparsity, cdam.tamCorrelation ?? .nan)
+            }
+            print(line)
+            if let path = t.overlays?["cdam"] { print("    \(path)") }
+        }
+        if let panel = r.panel { print("  panel: \(panel)") }
+    }
 }

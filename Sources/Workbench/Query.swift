@@ -1,0 +1,217 @@
+import Attribution
+import Concepts
+import Foundation
+import Imaging
+import TensorMath
+import ViT
+
+/// The maps `query` can compute (CDAM.md).
+public enum MapKind: String, Codable, CaseIterable, Sendable {
+    case cdam, am, rollout, rp, tam
+
+    /// Parses "cdam,am,rp".
+    /// - Throws: `WorkbenchError.usage` naming an unknown map.
+    public static func parseList(_ text: String) throws -> [MapKind] {
+        try text.split(separator: ",").map { part in
+            let name = part.trimmingCharacters(in: .whitespaces).lowercased()
+            guard let kind = MapKind(rawValue: name) else {
+                throw WorkbenchError.usage("--maps: unknown map '\(name)'; choose from \(MapKind.allCases.map(\.rawValue).joined(separator: ","))")
+            }
+            return kind
+        }
+    }
+}
+
+/// The faithfulness figures of one map (CDAM.md, "Figures to know").
+public struct MapFigures: Codable, Sendable {
+    /// Fraction of |s| < 0.05 max|s|.
+    public var sparsity: Float
+    /// Pearson correlation with TAM over the patches (nil for TAM itself).
+    public var tamCorrelation: Float?
+    /// Score as tokens are removed (deletion) or revealed (insertion) in the map's order.
+    public var curves: FaithfulnessCurves
+    public var deletionArea: Float
+    public var insertionArea: Float
+}
+
+/// One target's result on one image: the `targets` entries of INTERFACE.md's `query` document.
+public struct QueryTarget: Codable, Sendable {
+    public var name: String
+    public var kind: String
+    public var score: Float
+    /// Only the maps asked for; gh*gw numbers each, row-major.
+    public var maps: [String: [Float]]
+    /// With `faithfulness`: per map, its figures.
+    public var figures: [String: MapFigures]?
+    /// Paths of the rendered overlays, by map.
+    public var overlays: [String: String]?
+}
+
+/// One image's results.
+public struct QueryImage: Codable, Sendable {
+    public var image: String
+    public var sha256: String
+    /// The decoded image's [height, width].
+    public var size: [Int]
+    /// The patch grid [gh, gw].
+    public var grid: [Int]
+    public var targets: [QueryTarget]
+    /// The side-by-side panel (image, then the CDAM map of each target), when rendered.
+    public var panel: String?
+    public var warnings: [String]?
+}
+
+/// The `query` document of INTERFACE.md.
+public struct QueryReport: Codable, Sendable {
+    public var model: String
+    public var results: [QueryImage]
+    public var errors: [InputError]
+}
+
+/// How heatmaps are drawn.
+public struct RenderOptions: Sendable {
+    public var style: HeatmapStyle
+    /// Opacity of the heatmap over the image (0: image only, 1: heatmap only).
+    public var opacity: Float
+    public init(style: HeatmapStyle = HeatmapStyle(), opacity: Float = 0.6) {
+        self.style = style
+        self.opacity = opacity
+    }
+}
+
+/// What to compute for each image.
+public struct QueryRequest: Sendable {
+    public var targets: [Target]
+    public var maps: [MapKind]
+    /// Also compute sparsity, deletion/insertion curves and the correlation with TAM (costs N + 2*17 extra passes per map).
+    public var faithfulness: Bool
+    /// Folder for PNG overlays and panels (nil: no images).
+    public var outDirectory: URL?
+    public var render: RenderOptions
+
+    public init(targets: [Target], maps: [MapKind] = [.cdam], faithfulness: Bool = false, outDirectory: URL? = nil,
+                render: RenderOptions = RenderOptions()) {
+        self.targets = targets
+        self.maps = maps
+        self.faithfulness = faithfulness
+        self.outDirectory = outDirectory
+        self.render = render
+    }
+}
+
+/// Explains images against targets: one forward pass per image serves every target's CDAM map
+/// (one batched backward); the comparison maps are computed on request.
+public func runQuery(_ files: [URL], request: QueryRequest, embedder: ModelEmbedder,
+                     progress: ((Int, Int) -> Void)? = nil) -> QueryReport {
+    var report = QueryReport(model: embedder.modelName, results: [], errors: [])
+    if let out = request.outDirectory {
+        do { try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true) } catch {
+            report.errors = files.map { InputError(image: $0.path, error: WorkbenchError.failed("\(out.path): cannot create the output folder (\(error.localizedDescription))")) }
+            return report
+        }
+    }
+    for (i, file) in files.enumerated() {
+        do {
+            let prepared = try ImageInput.prepare(file, preprocessing: embedder.preprocessing, options: embedder.decodeOptions)
+            report.results.append(try explain(prepared, request: request, model: embedder.model.transformer))
+        } catch {
+            report.errors.append(InputError(image: file.path, error: error))
+        }
+        progress?(i + 1, files.count)
+    }
+    return report
+}
+
+/// All requested maps for one prepared image.
+/// - Throws: `WorkbenchError` when an output file cannot be written.
+public func explain(_ image: PreparedImage, request: QueryRequest, model: VisionTransformer) throws -> QueryImage {
+    let h = image.resized.height, w = image.resized.width
+    let wants = Set(request.maps).union(request.faithfulness ? [.tam] : [])
+    let options = ForwardOptions(keep: wants.contains(.rp) ? .allBlocks : .lastBlock, attentions: wants.contains(.rollout))
+    let result = try model.forward(pixels: image.pixels, batch: 1, height: h, width: w, options: options)
+    let targets = request.targets
+    let cdamResult = cdam(model, result, image: 0, targets: targets)
+    var perTarget: [[String: [Float]]] = targets.map { _ in [:] }
+    for k in targets.indices { perTarget[k][MapKind.cdam.rawValue] = cdamResult.maps[k] }
+    if wants.contains(.am) {
+        let am = attentionMap(model, result, image: 0)
+        for k in targets.indices { perTarget[k][MapKind.am.rawValue] = am }
+    }
+    if wants.contains(.rollout) {
+        let rollout = attentionRollout(model, result, image: 0)
+        for k in targets.indices { perTarget[k][MapKind.rollout.rawValue] = rollout }
+    }
+    if wants.contains(.rp) {
+        for (k, map) in relevancePropagation(model, result, image: 0, targets: targets).enumerated() {
+            perTarget[k][MapKind.rp.rawValue] = map
+        }
+    }
+    var scorer: TokenSubsetScorer? = nil
+    if wants.contains(.tam) {
+        let s = TokenSubsetScorer(model: model, pixels: image.pixels, height: h, width: w, targets: targets)
+        for (k, map) in s.tokenAblationMaps(fullScores: cdamResult.scores).enumerated() { perTarget[k][MapKind.tam.rawValue] = map }
+        scorer = s
+    }
+
+    var out: [QueryTarget] = []
+    for (k, target) in targets.enumerated() {
+        var figures: [String: MapFigures]? = nil
+        if request.faithfulness, let scorer, let tam = perTarget[k][MapKind.tam.rawValue] {
+            var f: [String: MapFigures] = [:]
+            for (name, map) in perTarget[k] {
+                let curves = scorer.curves(map: map, target: k, fullScore: cdamResult.scores[k])
+                f[name] = MapFigures(sparsity: sparsityRatio(map), tamCorrelation: name == "tam" ? nil : pearson(map, tam),
+                                     curves: curves, deletionArea: curves.deletionArea, insertionArea: curves.insertionArea)
+            }
+            figures = f
+        }
+        let shown = perTarget[k].filter { request.maps.contains(MapKind(rawValue: $0.key)!) }
+        out.append(QueryTarget(name: target.name, kind: target.kind.rawValue, score: cdamResult.scores[k], maps: shown,
+                               figures: figures, overlays: nil))
+    }
+    var entry = QueryImage(image: image.url.path, sha256: image.sha256, size: [image.original.height, image.original.width],
+                           grid: [result.gridHeight, result.gridWidth], targets: out, panel: nil,
+                           warnings: image.warnings.isEmpty ? nil : image.warnings)
+    if let dir = request.outDirectory {
+        try renderQueryImages(&entry, image: image, directory: dir, render: request.render)
+    }
+    return entry
+}
+
+/// A file-name-safe version of a name.
+func slug(_ s: String) -> String {
+    let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+    let out = String(s.map { allowed.contains($0) ? $0 : "_" })
+    return out.isEmpty ? "_" : out
+}
+
+/// Writes one overlay per target and map, and the side-by-side panel of the CDAM maps.
+func renderQueryImages(_ entry: inout QueryImage, image: PreparedImage, directory: URL, render: RenderOptions) throws {
+    let stem = slug(image.url.deletingPathExtension().lastPathComponent) + "-" + image.sha256.prefix(8)
+    let base = image.resized
+    var panels = [base]
+    for k in entry.targets.indices {
+        var overlays: [String: String] = [:]
+        for (name, map) in entry.targets[k].maps.sorted(by: { $0.key < $1.key }) {
+            let heat = renderHeatmap(map, gridHeight: entry.grid[0], gridWidth: entry.grid[1], width: base.width,
+                                     height: base.height, style: render.style)
+            let composed = overlay(base, heat, opacity: render.opacity)
+            let url = directory.appendingPathComponent("\(stem)-\(slug(entry.targets[k].name))-\(name).png")
+            try writePNG(composed, to: url)
+            overlays[name] = url.path
+            if name == MapKind.cdam.rawValue { panels.append(composed) }
+        }
+        entry.targets[k].overlays = overlays
+    }
+    let url = directory.appendingPathComponent("\(stem)-panel.png")
+    try writePNG(sideBySide(panels), to: url)
+    entry.panel = url.path
+}
+
+/// Encodes and writes a PNG atomically.
+/// - Throws: `WorkbenchError.failed` naming the file.
+public func writePNG(_ image: RGBImage, to url: URL) throws {
+    do { try encodePNG(image).write(to: url, options: .atomic) } catch {
+        throw WorkbenchError.failed("\(url.path): cannot write the image (\(error.localizedDescription))")
+    }
+}
