@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `cdam` command: class-discriminative attention maps and concept probing for ViTs.
 @main
@@ -24,4 +25,22 @@ struct CDAM: AsyncParsableCommand {
             BenchCommand.self,
         ]
     )
+
+    /// Runs the command; usage errors exit with 2 as INTERFACE.md says (swift-argument-parser's default is 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

