@@ -2,6 +2,7 @@ import ArgumentParser
 import Concepts
 import Foundation
 import Imaging
+import Store
 import Workbench
 
 extension Target.Kind: ExpressibleByArgument {}
@@ -55,6 +56,12 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(name: .customLong("examples"), help: ArgumentHelp("A folder of example images: one concept per folder.", valueName: "dir"))
     var examples: [String] = []
 
+    @Option(name: .customLong("concept"), help: ArgumentHelp("A stored concept (repeatable); `all` for every concept of the model: a concept atlas.", valueName: "name"))
+    var conceptNames: [String] = []
+
+    @Option(help: ArgumentHelp("Two stored concepts A,B: the target \"A and not B\" (f_A - f_B; repeatable).", valueName: "A,B"))
+    var contrast: [String] = []
+
     @Option(help: "Concept kind for --examples: mean, cosine, contrast, centred, probe, whitened.")
     var kind: Target.Kind = .mean
 
@@ -88,8 +95,23 @@ struct QueryCommand: AsyncParsableCommand {
             // Concepts are built at the default size (224), as stored concepts are; they may be queried at any size.
             let conceptEmbedder = (h == 224 && w == 224) ? embedder
                 : ModelEmbedder(model: embedder.model, preprocessing: Preprocessing(size: 224, crop: preprocess.crop), decodeOptions: embedder.decodeOptions)
-            let targets = try ExampleConcepts.build(folders: examples, kind: kind, background: background, embedder: conceptEmbedder,
-                                                    warn: { printError($0) })
+            guard !examples.isEmpty || !conceptNames.isEmpty || !contrast.isEmpty else {
+                throw WorkbenchError.usage("say what to look for: --concept NAME (stored), --contrast A,B, or --examples DIR")
+            }
+            var targets: [Target] = []
+            var failedConcepts = 0
+            if !conceptNames.isEmpty || !contrast.isEmpty {
+                let store = try Store.open(at: homeOptions.databaseURL)
+                let stored = try storedTargets(names: conceptNames, contrasts: contrast, modelName: embedder.modelName, store: store)
+                for problem in stored.errors { printError("error: \(problem)") }
+                failedConcepts = stored.errors.count
+                targets += stored.targets
+            }
+            if !examples.isEmpty {
+                targets += try ExampleConcepts.build(folders: examples, kind: kind, background: background, embedder: conceptEmbedder,
+                                                     warn: { printError($0) })
+            }
+            guard !targets.isEmpty else { throw ExitCode(1) }
             let request = QueryRequest(targets: targets, maps: mapKinds, faithfulness: faithfulness,
                                        outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions)
             let progress = ProgressLine("explaining")
@@ -101,6 +123,7 @@ struct QueryCommand: AsyncParsableCommand {
                 printQuery(report)
             }
             try exitForPartialFailure(failed: report.errors.count, total: files.count)
+            if failedConcepts > 0 { throw ExitCode(3) }
         }
     }
 }

@@ -1,6 +1,67 @@
 import ArgumentParser
+import Foundation
+import Store
+import Workbench
 
 struct ReportCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "report", abstract: "(not yet built)")
-    func run() async throws { throw ExitCode(1) }
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a concept report: a self-contained HTML page, report.json and scores.csv.",
+        discussion: """
+        For each concept: its definition and example thumbnails, its quality figures (coherence, leave-one-out
+        ranks, significance against random concepts), the distribution of its scores over the collection, and the
+        top images with their CDAM overlays. For the first concept's best images, the comparison maps (AM, rollout,
+        RP, TAM) with sparsity, deletion/insertion curves and correlation with TAM. With several concepts, a
+        concept x image grid. The page inlines its images: it opens from disk and can be sent as one file.
+
+        Example:
+          cdam report fruit animal --collection samples --out report/
+        """)
+
+    @Argument(help: "Stored concept names.")
+    var concepts: [String]
+
+    @Option(help: ArgumentHelp("Rank this collection's images (default: every image stored for the model).", valueName: "name"))
+    var collection: String?
+
+    @Option(help: "Best images shown per concept.")
+    var top: Int = 8
+
+    @Option(help: "Images that also get every comparison map and the faithfulness figures (TAM costs one pass per patch).")
+    var compare: Int = 2
+
+    @Option(help: ArgumentHelp("Folder to write the report into.", valueName: "dir"))
+    var out: String
+
+    @OptionGroup var render: RenderArguments
+    @OptionGroup var homeOptions: HomeOptions
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard top > 0 else { throw ValidationError("--top \(top): give a positive number") }
+        guard compare >= 0 else { throw ValidationError("--compare \(compare): give 0 or more") }
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            let renderOptions = try render.options()
+            let store = try Store.open(at: homeOptions.databaseURL)
+            let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: 224, width: 224,
+                                            crop: false, allowTruncated: false)
+            let request = ReportRequest(concepts: concepts, collection: collection, top: top, comparisonImages: compare,
+                                        outDirectory: URL(fileURLWithPath: out), render: renderOptions)
+            let document = try buildReport(request, embedder: embedder, store: store) { message in
+                if stderrIsTerminal && !output.json { printError(message) }
+            }
+            for note in document.notes { printError("warning: \(note)") }
+            if output.json {
+                try printJSON(document)
+            } else {
+                let page = URL(fileURLWithPath: out).appendingPathComponent("index.html").path
+                print("report: \(page)")
+                print("data:   \(URL(fileURLWithPath: out).appendingPathComponent("report.json").path), scores.csv")
+            }
+        }
+    }
 }

@@ -1,0 +1,232 @@
+import Attribution
+import Concepts
+import Foundation
+import Imaging
+import Store
+
+/// What `report` should cover.
+public struct ReportRequest: Sendable {
+    public var concepts: [String]
+    /// The collection to rank (nil: every image stored for the model).
+    public var collection: String?
+    /// Images shown per concept.
+    public var top: Int
+    /// Images (the best of the first concept) that also get AM, rollout, RP, TAM and the faithfulness figures.
+    public var comparisonImages: Int
+    public var outDirectory: URL
+    public var render: RenderOptions
+
+    public init(concepts: [String], collection: String? = nil, top: Int = 8, comparisonImages: Int = 2,
+                outDirectory: URL, render: RenderOptions = RenderOptions()) {
+        self.concepts = concepts; self.collection = collection; self.top = top
+        self.comparisonImages = comparisonImages; self.outDirectory = outDirectory; self.render = render
+    }
+}
+
+/// The numbers of a report: `report.json`.
+public struct ReportDocument: Codable, Sendable {
+    public struct Distribution: Codable, Sendable {
+        public var count: Int
+        public var mean: Float, std: Float, min: Float, max: Float
+        /// Histogram over [min, max] in equal bins.
+        public var bins: [Int]
+    }
+    public struct RankedImage: Codable, Sendable {
+        public var rank: Int
+        public var image: String
+        public var sha256: String
+        public var score: Float
+        /// Overlay of the CDAM map, relative to the report folder (nil when the file is gone).
+        public var overlay: String?
+        /// Sum of positive and of negative CDAM scores.
+        public var evidence: Float?
+        public var counterEvidence: Float?
+    }
+    public struct ConceptSection: Codable, Sendable {
+        public var concept: ConceptSummary
+        /// Example thumbnails, relative paths.
+        public var examples: [String]
+        public var distribution: Distribution
+        public var top: [RankedImage]
+    }
+    public struct Comparison: Codable, Sendable {
+        public var image: String
+        public var concept: String
+        public var score: Float
+        /// Overlay per map, relative paths.
+        public var overlays: [String: String]
+        public var figures: [String: MapFigures]
+    }
+    public struct Grid: Codable, Sendable {
+        public var concepts: [String]
+        public var images: [String]
+        /// scores[image][concept]
+        public var scores: [[Float]]
+        /// overlays[image][concept], relative paths.
+        public var overlays: [[String]]
+    }
+
+    public var model: String
+    public var modelSHA256: String
+    public var collection: String?
+    public var createdAt: String
+    public var concepts: [ConceptSection]
+    public var comparisons: [Comparison]
+    public var grid: Grid?
+    public var notes: [String]
+}
+
+/// Builds a concept report: `index.html` (self-contained), `report.json`, `scores.csv`, and the images.
+///
+/// - Throws: `WorkbenchError` for unknown concepts, a concept of another model, an empty collection or
+///   an output folder that cannot be written; `StoreError` on database failures.
+public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store: Store,
+                        progress: (String) -> Void = { _ in }) throws -> ReportDocument {
+    guard !request.concepts.isEmpty else { throw WorkbenchError.usage("name at least one concept (see `cdam concept list`)") }
+    let fm = FileManager.default
+    let out = request.outDirectory
+    let imagesDir = out.appendingPathComponent("images", isDirectory: true)
+    do { try fm.createDirectory(at: imagesDir, withIntermediateDirectories: true) } catch {
+        throw WorkbenchError.failed("\(out.path): cannot create the report folder (\(error.localizedDescription))")
+    }
+    let model = embedder.model.transformer
+    let resolved = try request.concepts.map { try resolveConcept($0, modelName: embedder.modelName, store: store) }
+    let targets = try resolved.map { try target(of: $0.concept) }
+    guard let modelRecord = resolved.first?.model else { throw WorkbenchError.failed("no concept") }
+    let index = try SearchIndex(store: store, modelID: modelRecord.id, preprocessingID: embedder.preprocessingID,
+                                collection: request.collection)
+    guard index.matrix.count > 0 else {
+        let which = request.collection.map { "collection '\($0)'" } ?? "the database"
+        throw WorkbenchError.failed("\(which) has no images embedded with \(embedder.modelName) at \(embedder.preprocessingID); run `cdam index DIR\(request.collection.map { " --collection \($0)" } ?? "")`")
+    }
+    var notes: [String] = []
+    var prepared: [String: PreparedImage] = [:]   // by path: decode each image once
+    func load(_ path: String) -> PreparedImage? {
+        if let p = prepared[path] { return p }
+        guard let p = try? ImageInput.prepare(URL(fileURLWithPath: path), preprocessing: embedder.preprocessing,
+                                              options: embedder.decodeOptions) else {
+            notes.append("\(path): could not be read for its map (moved or deleted? `cdam collection prune` forgets such files)")
+            return nil
+        }
+        prepared[path] = p
+        return p
+    }
+    func save(_ image: RGBImage, _ name: String) throws -> String {
+        try writePNG(image, to: imagesDir.appendingPathComponent(name))
+        return "images/\(name)"
+    }
+
+    // Per concept: the score distribution, the top images with their CDAM overlays, example thumbnails.
+    var sections: [ReportDocument.ConceptSection] = []
+    var csv = "concept,rank,score,sha256,image\n"
+    for (c, (record, _)) in resolved.enumerated() {
+        let t = targets[c]
+        progress("ranking \(index.matrix.count) images for '\(t.name)'")
+        let scores = try index.scores(t)
+        let hits = try index.search(t, top: max(request.top, request.comparisonImages))
+        for hit in try index.search(t, top: index.matrix.count) {
+            csv += "\(csvField(t.name)),\(hit.rank),\(hit.score),\(hit.sha256),\(csvField(hit.image))\n"
+        }
+        var top: [ReportDocument.RankedImage] = []
+        for hit in hits.prefix(request.top) {
+            var entry = ReportDocument.RankedImage(rank: hit.rank, image: hit.image, sha256: hit.sha256, score: hit.score)
+            if let p = load(hit.image) {
+                progress("explaining \(hit.image)")
+                let q = try explain(p, request: QueryRequest(targets: [t]), model: model)
+                let map = q.targets[0].maps["cdam"]!
+                entry.evidence = map.filter { $0 > 0 }.reduce(0, +)
+                entry.counterEvidence = map.filter { $0 < 0 }.reduce(0, +)
+                let heat = renderHeatmap(map, gridHeight: q.grid[0], gridWidth: q.grid[1], width: p.resized.width,
+                                         height: p.resized.height, style: request.render.style)
+                entry.overlay = try save(overlay(p.resized, heat, opacity: request.render.opacity),
+                                         "\(slug(t.name))-top\(hit.rank)-cdam.png")
+            }
+            top.append(entry)
+        }
+        let details = try showConcept(record.name, modelName: embedder.modelName, store: store)
+        var thumbs: [String] = []
+        for (i, ex) in details.examples.filter({ $0.role == "positive" }).prefix(12).enumerated() {
+            guard let path = ex.path, let decoded = try? decodeImage(contentsOf: URL(fileURLWithPath: path)) else { continue }
+            let img = decoded.image
+            let h = 112, w = max(1, Int(Double(img.width) * Double(h) / Double(img.height)))
+            thumbs.append(try save(resizeBicubic(img, width: min(w, 224), height: h), "\(slug(t.name))-example\(i + 1).png"))
+        }
+        sections.append(.init(concept: details.summary, examples: thumbs, distribution: distribution(scores), top: top))
+        _ = record
+    }
+
+    // The paper's comparison for a few images of the first concept: every map, with its faithfulness figures.
+    var comparisons: [ReportDocument.Comparison] = []
+    if let first = targets.first, request.comparisonImages > 0 {
+        for hit in try index.search(first, top: request.comparisonImages) {
+            guard let p = load(hit.image) else { continue }
+            progress("comparison maps for \(hit.image) (TAM: one forward pass per patch)")
+            let q = try explain(p, request: QueryRequest(targets: [first], maps: MapKind.allCases, faithfulness: true), model: model)
+            var overlays: [String: String] = [:]
+            for (name, map) in q.targets[0].maps.sorted(by: { $0.key < $1.key }) {
+                let heat = renderHeatmap(map, gridHeight: q.grid[0], gridWidth: q.grid[1], width: p.resized.width,
+                                         height: p.resized.height, style: request.render.style)
+                overlays[name] = try save(overlay(p.resized, heat, opacity: request.render.opacity),
+                                          "compare-\(hit.rank)-\(name).png")
+            }
+            comparisons.append(.init(image: hit.image, concept: first.name, score: hit.score, overlays: overlays,
+                                     figures: q.targets[0].figures ?? [:]))
+        }
+    }
+
+    // Several concepts: every concept's map on the best images of each (one forward pass per image).
+    var grid: ReportDocument.Grid? = nil
+    if targets.count > 1 {
+        var paths: [String] = []
+        for section in sections { for hit in section.top.prefix(3) where !paths.contains(hit.image) { paths.append(hit.image) } }
+        var g = ReportDocument.Grid(concepts: targets.map(\.name), images: [], scores: [], overlays: [])
+        for (i, path) in paths.enumerated() {
+            guard let p = load(path) else { continue }
+            progress("concept grid: \(path)")
+            let q = try explain(p, request: QueryRequest(targets: targets), model: model)
+            var row: [String] = []
+            for (k, t) in q.targets.enumerated() {
+                let heat = renderHeatmap(t.maps["cdam"]!, gridHeight: q.grid[0], gridWidth: q.grid[1], width: p.resized.width,
+                                         height: p.resized.height, style: request.render.style)
+                row.append(try save(overlay(p.resized, heat, opacity: request.render.opacity), "grid-\(i)-\(k).png"))
+            }
+            g.images.append(path)
+            g.scores.append(q.targets.map(\.score))
+            g.overlays.append(row)
+        }
+        grid = g
+    }
+
+    let legend = try save(colorLegend(width: 256, height: 14), "legend.png")
+    let formatter = ISO8601DateFormatter()
+    let document = ReportDocument(model: embedder.modelName, modelSHA256: embedder.modelSHA256, collection: request.collection,
+                                  createdAt: formatter.string(from: Date()), concepts: sections, comparisons: comparisons,
+                                  grid: grid, notes: notes)
+    do {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(document).write(to: out.appendingPathComponent("report.json"), options: .atomic)
+        try Data(csv.utf8).write(to: out.appendingPathComponent("scores.csv"), options: .atomic)
+        try Data(ReportHTML.render(document, legend: legend, base: out).utf8).write(to: out.appendingPathComponent("index.html"), options: .atomic)
+    } catch {
+        throw WorkbenchError.failed("\(out.path): cannot write the report (\(error.localizedDescription))")
+    }
+    return document
+}
+
+func csvField(_ s: String) -> String {
+    s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
+
+func distribution(_ scores: [Float], bins: Int = 24) -> ReportDocument.Distribution {
+    guard let lo = scores.min(), let hi = scores.max() else {
+        return .init(count: 0, mean: 0, std: 0, min: 0, max: 0, bins: [])
+    }
+    let n = Float(scores.count)
+    let mean = scores.reduce(0, +) / n
+    let std = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / n).squareRoot()
+    var counts = [Int](repeating: 0, count: bins)
+    let width = max(hi - lo, .leastNormalMagnitude)
+    for s in scores { counts[min(bins - 1, Int((s - lo) / width * Float(bins)))] += 1 }
+    return .init(count: scores.count, mean: mean, std: std, min: lo, max: hi, bins: counts)
+}
