@@ -1,0 +1,22 @@
+// GELU with erf (Hendrycks & Gimpel 2016), the exact form DINOv2 and ViT use.
+
+/// x = 0.5 x (1 + erf(x / sqrt 2)), in place, over `count` floats.
+public func geluForward(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    parallelRanges(count, chunks: count >= 65_536 ? Parallel.cores : 1) { range in
+        for i in range {
+            let v = x[i]
+            x[i] = 0.5 * v * (1 + fastErf(v * 0.707_106_78))
+        }
+    }
+}
+
+/// dInput = dOut * GELU'(input), where `input` is the pre-activation.
+public func geluBackward(_ input: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
+                         dInput: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<count {
+        let v = input[i]
+        let cdf = 0.5 * (1 + fastErf(v * 0.707_106_78))
+        let pdf = fastExp(-0.5 * v * v) * 0.398_942_28
+        dInput[i] = dOut[i] * (cdf + v * pdf)
+    }
+}

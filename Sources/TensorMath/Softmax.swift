@@ -1,0 +1,31 @@
+// Row-wise softmax, forward and backward.
+//
+// Shapes: rows of length n at stride `stride` (so a head's scores inside a larger matrix work).
+
+/// In place: each row of x becomes softmax(scale * row).
+public func softmaxForward(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int, stride: Int, scale: Float = 1) {
+    for r in 0..<rows {
+        let row = x + r * stride
+        var mx = -Float.infinity
+        for j in 0..<n { mx = max(mx, row[j]) }
+        var s: Float = 0
+        for j in 0..<n {
+            let e = fastExp((row[j] - mx) * scale)
+            row[j] = e
+            s += e
+        }
+        let inv = 1 / s
+        for j in 0..<n { row[j] *= inv }
+    }
+}
+
+/// dScores = P * (dP - sum_j dP_j P_j) per row, the gradient w.r.t. the softmax's input (before `scale`).
+public func softmaxBackward(_ probs: UnsafePointer<Float>, dProbs: UnsafePointer<Float>,
+                            dScores: UnsafeMutablePointer<Float>, rows: Int, n: Int, stride: Int) {
+    for r in 0..<rows {
+        let p = probs + r * stride, dp = dProbs + r * stride, ds = dScores + r * stride
+        var dot: Float = 0
+        for j in 0..<n { dot += dp[j] * p[j] }
+        for j in 0..<n { ds[j] = p[j] * (dp[j] - dot) }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// A read-only safetensors file: an 8-byte header length, a JSON header, then raw tensor data.
+///
+/// The file is memory-mapped; tensors are converted to `Float` (from F32, F16 or BF16) on request.
+public final class SafetensorsFile {
+    public struct Entry: Sendable {
+        public var dtype: String
+        public var shape: [Int]
+        /// Byte range inside the data section.
+        public var start: Int
+        public var end: Int
+    }
+
+    public let url: URL
+    public let entries: [String: Entry]
+    /// Free-form `__metadata__` strings.
+    public let metadata: [String: String]
+    private let data: Data
+    private let dataStart: Int
+
+    /// Opens and validates a safetensors file: every entry's dtype, shape and byte range must agree.
+    /// - Throws: `ModelError.missingFile`, or `ModelError.badSafetensors` saying what is inconsistent.
+    public init(url: URL) throws {
+        self.url = url
+        guard FileManager.default.fileExists(atPath: url.path) else { throw ModelError.missingFile(url.path) }
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw ModelError.badSafetensors(url.path, "cannot read (\(error.localizedDescription))")
+        }
+        let fail = { (why: String) in ModelError.badSafetensors(url.path, why) }
+        guard data.count >= 8 else { throw fail("file is \(data.count) bytes, shorter than its header") }
+        let headerLength = data.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        guard headerLength > 1, headerLength <= 100_000_000, 8 + headerLength <= data.count else {
+            throw fail("header length \(headerLength) does not fit a \(data.count)-byte file (truncated?)")
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength))),
+              let header = json as? [String: Any] else {
+            throw fail("header is not a JSON object")
+        }
+        let dataStart = 8 + headerLength
+        let dataLength = data.count - dataStart
+        var entries: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                metadata = (value as? [String: String]) ?? [:]
+                continue
+            }
+            guard let dict = value as? [String: Any], let dtype = dict["dtype"] as? String,
+                  let shape = dict["shape"] as? [Int], let offsets = dict["data_offsets"] as? [Int],
+                  offsets.count == 2 else {
+                throw fail("entry '\(name)' lacks dtype, shape or data_offsets")
+            }
+            guard let size = SafetensorsFile.byteSize(dtype) else {
+                throw fail("tensor '\(name)' has unsupported dtype \(dtype) (F32, F16, BF16 are read)")
+            }
+            let count = shape.reduce(1, *)
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] >= offsets[0],
+                  offsets[1] - offsets[0] == count * size else {
+                throw fail("tensor '\(name)' shape \(shape) does not match its byte range \(offsets)")
+            }
+            guard offsets[1] <= dataLength else {
+                throw fail("tensor '\(name)' ends at byte \(offsets[1]) past the data (\(dataLength) bytes): truncated")
+            }
+            entries[name] = Entry(dtype: dtype, shape: shape, start: offsets[0], end: offsets[1])
+        }
+        self.entries = entries
+        self.metadata = metadata
+        self.data = data
+        self.dataStart = dataStart
+    }
+
+    static func byteSize(_ dtype: String) -> Int? {
+        switch dtype {
+        case "F32": return 4
+        case "F16", "BF16": return 2
+        default: return nil
+        }
+    }
+
+    /// The tensor's values as floats, row-major.
+    public func floats(_ name: String) throws -> [Float] {
+        guard let e = entries[name] else { throw ModelError.missingTensor(name, expected: []) }
+        let count = e.shape.reduce(1, *)
+        var out = [Float](repeating: 0, count: count)
+        data.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + dataStart + e.start
+            out.withUnsafeMutableBufferPointer { dst in
+                switch e.dtype {
+                case "F32":
+                    memcpy(dst.baseAddress!, base, count * 4)
+                    #if _endian(big)
+                    for i in 0..<count { dst[i] = Float(bitPattern: UInt32(littleEndian: dst[i].bitPattern)) }
+                    #endif
+                case "F16":
+                    for i in 0..<count {
+                        let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                        dst[i] = Float(Float16(bitPattern: bits))
+                    }
+                default: // BF16: the top half of an F32
+                    for i in 0..<count {
+                        let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                        dst[i] = Float(bitPattern: UInt32(bits) << 16)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The tensor as floats after checking its shape.
+    /// - Throws: `ModelError.missingTensor` or `ModelError.wrongShape` naming the tensor and both shapes.
+    public func floats(_ name: String, shape: [Int]) throws -> [Float] {
+        guard let e = entries[name] else { throw ModelError.missingTensor(name, expected: shape) }
+        guard e.shape == shape else { throw ModelError.wrongShape(name, expected: shape, found: e.shape) }
+        return try floats(name)
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-
-@Test func AttributionBuilds() { #expect(Bool(true)) }
