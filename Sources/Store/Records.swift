@@ -167,3 +167,14 @@ public struct PruneSummary: Sendable, Equatable, Codable {
 
     public init() {}
 }
+
+/// How many embeddings of one model and preprocessing a collection has.
+public struct EmbeddingCount: Sendable, Equatable, Codable {
+    public var model: String
+    public var preprocessing: String
+    public var count: Int
+
+    public init(model: String, preprocessing: String, count: Int) {
+        self.model = model; self.preprocessing = preprocessing; self.count = count
+    }
+}

@@ -97,3 +97,21 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// How many of the collection's images are embedded, per model and preprocessing.
+    /// - Throws: `StoreError` on a database failure.
+    public func embeddingCounts(collection name: String) throws -> [EmbeddingCount] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT m.name, e.preprocessing_id, count(*)
+                FROM collections c
+                JOIN collection_images ci ON ci.collection_id = c.id
+                JOIN embeddings e ON e.image_id = ci.image_id
+                JOIN models m ON m.id = e.model_id
+                WHERE c.name = ?
+                GROUP BY m.name, e.preprocessing_id ORDER BY m.name, e.preprocessing_id
+                """, arguments: [name]).map { EmbeddingCount(model: $0[0], preprocessing: $0[1], count: $0[2]) }
+        }
+    }
+}
