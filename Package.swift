@@ -41,8 +41,9 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: fast),
         // The SQLite store.
         // The SQL of migrations/ is embedded in Swift (StoreTests checks that the two agree).
-        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
-                swiftSettings: v5),
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
+                                              .product(name: "GRDBSQLite", package: "GRDB.swift")],
+                swiftSettings: fast),
         // Use cases: embed, define, index, search, query, report.
         .target(name: "Workbench", dependencies: [
             "TensorMath", "ViT", "Attribution", "Concepts", "Imaging", "Store",

@@ -47,7 +47,7 @@ CREATE TABLE embeddings (
     created_at       TEXT NOT NULL
 ) STRICT;
 CREATE UNIQUE INDEX embeddings_key ON embeddings(image_id, model_id, preprocessing_id);
-CREATE INDEX embeddings_model ON embeddings(model_id, preprocessing_id);
+CREATE INDEX embeddings_model ON embeddings(model_id, preprocessing_id, image_id);
 
 CREATE TABLE concepts (
     id               INTEGER PRIMARY KEY,

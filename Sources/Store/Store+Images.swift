@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 extension Store {
     /// The stored image with this content hash, with its recorded paths, if any.
@@ -106,9 +107,12 @@ extension Store {
 
     /// Every embedding of this model and preprocessing (only the collection's images when `collection`
     /// is given) as one row-major matrix, rows ordered by image id.
+    /// - Parameter withLabels: also read each row's sha256 and path (else those arrays stay empty and
+    ///   `labels(of:collection:)` fetches them for the few rows a caller needs).
     /// - Throws: `StoreError.notFound` for an unknown collection or model, `.widthMismatch` for a damaged vector,
     ///   another `StoreError` on a database failure.
-    public func embeddingMatrix(modelID: Int64, preprocessingID: String, collection: String?) throws -> EmbeddingMatrix {
+    public func embeddingMatrix(modelID: Int64, preprocessingID: String, collection: String?,
+                                withLabels: Bool = true) throws -> EmbeddingMatrix {
         try read { db in
             let width = try Store.modelWidth(db, id: modelID, path: path)
             var arguments: StatementArguments = [modelID, preprocessingID]
@@ -117,45 +121,106 @@ extension Store {
                 guard let collectionID = try Int64.fetchOne(db, sql: "SELECT id FROM collections WHERE name = ?", arguments: [collection]) else {
                     throw StoreError.notFound(path: path, what: "collection '\(collection)' (see `cdam collection list`)")
                 }
-                sql = """
+                sql = withLabels ? """
                     SELECT i.id, i.sha256, ci.path, e.vector
                     FROM collection_images ci
                     JOIN images i ON i.id = ci.image_id
                     JOIN embeddings e ON e.image_id = i.id AND e.model_id = ? AND e.preprocessing_id = ?
                     WHERE ci.collection_id = ?
-                    ORDER BY i.id
+                    ORDER BY ci.image_id
+                    """ : """
+                    SELECT e.image_id, NULL, NULL, e.vector
+                    FROM collection_images ci
+                    JOIN embeddings e ON e.image_id = ci.image_id AND e.model_id = ? AND e.preprocessing_id = ?
+                    WHERE ci.collection_id = ?
+                    ORDER BY ci.image_id
                     """
                 arguments += [collectionID]
             } else {
-                sql = """
+                sql = withLabels ? """
                     SELECT i.id, i.sha256,
                            (SELECT p.path FROM image_paths p WHERE p.image_id = i.id ORDER BY p.last_seen DESC, p.id DESC LIMIT 1),
                            e.vector
                     FROM embeddings e JOIN images i ON i.id = e.image_id
                     WHERE e.model_id = ? AND e.preprocessing_id = ?
-                    ORDER BY i.id
+                    ORDER BY e.image_id
+                    """ : """
+                    SELECT e.image_id, NULL, NULL, e.vector FROM embeddings e
+                    WHERE e.model_id = ? AND e.preprocessing_id = ?
+                    ORDER BY e.image_id
                     """
             }
+            // The matrix is the bulk of a search's cold start: step the statement with the C API and copy
+            // each blob straight into a preallocated buffer instead of materializing GRDB rows.
+            // An upper bound read from the index alone; the buffer is trimmed to the rows found.
+            let bound = try Int.fetchOne(db, sql: "SELECT count(*) FROM embeddings WHERE model_id = ? AND preprocessing_id = ?",
+                                         arguments: [modelID, preprocessingID]) ?? 0
             var ids: [Int64] = [], shas: [String] = [], paths: [String] = []
-            var values: [Float] = []
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-            while let row = try rows.next() {
-                let sha: String = row[1]
-                let bytes = try row.withUnsafeData(atIndex: 3) { data -> Int in
-                    guard let data, data.count == width * 4 else { return data?.count ?? 0 }
-                    let start = values.count
-                    values.append(contentsOf: repeatElement(0, count: width))
-                    values.withUnsafeMutableBufferPointer { buffer in
-                        VectorBlob.copy(data, into: UnsafeMutableRawPointer(buffer.baseAddress! + start), count: width)
+            ids.reserveCapacity(bound); shas.reserveCapacity(bound); paths.reserveCapacity(bound)
+            let statement = try db.makeStatement(sql: sql)
+            try statement.setArguments(arguments)
+            let raw = statement.sqliteStatement
+            defer { sqlite3_reset(raw) }
+            var failure: Error?
+            let values = [Float](unsafeUninitializedCapacity: bound * width) { buffer, initialized in
+                initialized = 0
+                guard let base = buffer.baseAddress.map(UnsafeMutableRawPointer.init) else { return }
+                var row = 0
+                while true {
+                    let code = sqlite3_step(raw)
+                    if code == SQLITE_DONE { break }
+                    guard code == SQLITE_ROW else {
+                        failure = DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                        return
                     }
-                    return data.count
+                    let bytes = Int(sqlite3_column_bytes(raw, 3))
+                    guard bytes == width * 4, row < bound, let blob = sqlite3_column_blob(raw, 3) else {
+                        failure = StoreError.widthMismatch(path: path, what: "the stored embedding of image #\(sqlite3_column_int64(raw, 0))", expected: width, got: bytes / 4)
+                        return
+                    }
+                    #if _endian(little)
+                    (base + row * width * 4).copyMemory(from: blob, byteCount: bytes)
+                    #else
+                    VectorBlob.copy(Data(bytes: blob, count: bytes), into: base + row * width * 4, count: width)
+                    #endif
+                    ids.append(sqlite3_column_int64(raw, 0))
+                    if withLabels {
+                        shas.append(sqlite3_column_text(raw, 1).map { String(cString: $0) } ?? "")
+                        paths.append(sqlite3_column_text(raw, 2).map { String(cString: $0) } ?? "")
+                    }
+                    row += 1
+                    initialized = row * width
                 }
-                guard bytes == width * 4 else {
-                    throw StoreError.widthMismatch(path: path, what: "the stored embedding of image \(sha)", expected: width, got: bytes / 4)
-                }
-                ids.append(row[0]); shas.append(sha); paths.append(row[2] ?? "")
             }
+            if let failure { throw failure }
             return EmbeddingMatrix(imageIDs: ids, sha256s: shas, paths: paths, width: width, values: values)
+        }
+    }
+
+    /// The sha256 and path of images by id: the collection's path when `collection` is given, else the
+    /// most recently seen one (what `embeddingMatrix(withLabels: true)` would have read).
+    /// - Throws: `StoreError` on a database failure.
+    public func labels(of imageIDs: [Int64], collection: String?) throws -> [Int64: (sha256: String, path: String)] {
+        try read { db in
+            var out: [Int64: (sha256: String, path: String)] = [:]
+            for id in imageIDs {
+                let row: Row?
+                if let collection {
+                    row = try Row.fetchOne(db, sql: """
+                        SELECT i.sha256, ci.path FROM images i
+                        JOIN collection_images ci ON ci.image_id = i.id
+                        JOIN collections c ON c.id = ci.collection_id AND c.name = ?
+                        WHERE i.id = ?
+                        """, arguments: [collection, id])
+                } else {
+                    row = try Row.fetchOne(db, sql: """
+                        SELECT i.sha256, (SELECT p.path FROM image_paths p WHERE p.image_id = i.id ORDER BY p.last_seen DESC, p.id DESC LIMIT 1)
+                        FROM images i WHERE i.id = ?
+                        """, arguments: [id])
+                }
+                if let row { out[id] = (row[0], row[1] ?? "") }
+            }
+            return out
         }
     }
 

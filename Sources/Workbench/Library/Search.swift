@@ -18,31 +18,42 @@ public struct SearchOutput: Codable, Sendable, Equatable {
 }
 
 /// Stored embeddings held in memory for repeated searches: loading is the slow part (one pass over
-/// the database), each search afterwards is one matrix-vector product and a top-K selection.
+/// the database), each search afterwards is one pass over the N x D matrix (`ConceptBuilder.scores`) and a top-K selection.
+/// Only the hits' paths and hashes are read back from the database.
 public final class SearchIndex: @unchecked Sendable {
-    /// The embeddings searched (N x D).
+    /// The embeddings searched (N x D); its sha256s and paths are empty (labels are read per hit).
     public let matrix: EmbeddingMatrix
+    private let store: Store
+    private let collection: String?
 
     /// Loads the embeddings of one model and preprocessing (of one collection when given).
     /// - Throws: `StoreError` (unknown collection, database failure).
     public init(store: Store, modelID: Int64, preprocessingID: String, collection: String?) throws {
-        matrix = try store.embeddingMatrix(modelID: modelID, preprocessingID: preprocessingID, collection: collection)
+        self.store = store
+        self.collection = collection
+        matrix = try store.embeddingMatrix(modelID: modelID, preprocessingID: preprocessingID, collection: collection, withLabels: false)
     }
 
-    /// Wraps an already loaded matrix.
-    public init(matrix: EmbeddingMatrix) { self.matrix = matrix }
-
-    /// The `top` best-scoring images for `target` (Target.score semantics: linear or cosine), best first;
-    /// ties keep the stored order.
+    /// The score of every row (Target.score semantics: linear, or cosine with a zero row scoring 0).
     /// - Throws: `WorkbenchError.failed` when the target's width is not the embeddings'.
-    public func search(_ target: Target, top: Int) throws -> [SearchHit] {
-        guard matrix.count > 0 else { return [] }
-        guard target.direction.count == matrix.width else {
-            throw WorkbenchError.failed("concept '\(target.name)' has \(target.direction.count) numbers but the stored embeddings have \(matrix.width); they come from different models")
+    public func scores(_ target: Target) throws -> [Float] {
+        let n = matrix.count, d = matrix.width
+        guard n > 0 else { return [] }
+        guard target.direction.count == d else {
+            throw WorkbenchError.failed("concept '\(target.name)' has \(target.direction.count) numbers but the stored embeddings have \(d); they come from different models")
         }
-        let scores = ConceptBuilder.scores(target, embeddings: matrix.values, count: matrix.count)
-        return topK(scores, top).enumerated().map { rank, index in
-            SearchHit(rank: rank + 1, image: matrix.paths[index], sha256: matrix.sha256s[index], score: scores[index])
+        return ConceptBuilder.scores(target, embeddings: matrix.values, count: n)
+    }
+
+    /// The `top` best-scoring images for `target`, best first; ties keep the stored order.
+    /// - Throws: `WorkbenchError.failed` when the target's width is not the embeddings'; `StoreError`.
+    public func search(_ target: Target, top: Int) throws -> [SearchHit] {
+        let scores = try self.scores(target)
+        let best = topK(scores, top)
+        let labels = try store.labels(of: best.map { matrix.imageIDs[$0] }, collection: collection)
+        return best.enumerated().map { rank, index in
+            let label = labels[matrix.imageIDs[index]]
+            return SearchHit(rank: rank + 1, image: label?.path ?? "", sha256: label?.sha256 ?? "", score: scores[index])
         }
     }
 }
@@ -56,18 +67,28 @@ func topK(_ scores: [Float], _ k: Int) -> [Int] {
         return sa > sb || (sa == sb && a < b)
     }
     if k * 8 >= scores.count { return Array(scores.indices.sorted(by: better).prefix(k)) }
-    // Kept sorted best-first; most scores fail the threshold test and cost one comparison.
+    // Kept sorted best-first. Rows come in index order, so a row tying the worst kept one loses the tie:
+    // most rows cost one float comparison.
     var kept: [Int] = []
     kept.reserveCapacity(k + 1)
-    for i in scores.indices {
-        if kept.count == k, !better(i, kept[k - 1]) { continue }
-        var lo = 0, hi = kept.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if better(kept[mid], i) { lo = mid + 1 } else { hi = mid }
+    var worst = -Float.infinity
+    scores.withUnsafeBufferPointer { s in
+        for i in 0..<s.count {
+            if kept.count == k, !(s[i] > worst) { continue }
+            if s[i].isNaN { continue }
+            var lo = 0, hi = kept.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if better(kept[mid], i) { lo = mid + 1 } else { hi = mid }
+            }
+            kept.insert(i, at: lo)
+            if kept.count > k { kept.removeLast() }
+            worst = s[kept[kept.count - 1]]
         }
-        kept.insert(i, at: lo)
-        if kept.count > k { kept.removeLast() }
+    }
+    if kept.count < k {
+        // Only NaN scores are left to fill with, in index order.
+        kept += scores.indices.filter { scores[$0].isNaN }.prefix(k - kept.count)
     }
     return kept
 }
