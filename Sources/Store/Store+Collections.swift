@@ -31,7 +31,7 @@ extension Store {
     public func collectionMembers(named name: String, limit: Int? = nil) throws -> [CollectionMember] {
         try read { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM collections WHERE name = ?", arguments: [name]) else {
-                throw StoreError.notFound(path: path, what: "collection '\(name)' (see `cdam collection list`)")
+                throw StoreError.notFound(path: path, what: "no collection named '\(name)' (see `cdam collection list`)")
             }
             return try Row.fetchAll(db, sql: """
                 SELECT i.sha256, ci.path, i.format, i.height, i.width, ci.added_at

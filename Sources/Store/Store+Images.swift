@@ -119,7 +119,7 @@ extension Store {
             let sql: String
             if let collection {
                 guard let collectionID = try Int64.fetchOne(db, sql: "SELECT id FROM collections WHERE name = ?", arguments: [collection]) else {
-                    throw StoreError.notFound(path: path, what: "collection '\(collection)' (see `cdam collection list`)")
+                    throw StoreError.notFound(path: path, what: "no collection named '\(collection)' (see `cdam collection list`)")
                 }
                 sql = withLabels ? """
                     SELECT i.id, i.sha256, ci.path, e.vector
@@ -232,7 +232,7 @@ extension Store {
 
     static func modelWidth(_ db: Database, id: Int64, path: String) throws -> Int {
         guard let width = try Int.fetchOne(db, sql: "SELECT width FROM models WHERE id = ?", arguments: [id]) else {
-            throw StoreError.notFound(path: path, what: "model #\(id)")
+            throw StoreError.notFound(path: path, what: "no model with id \(id) (register it by embedding with it first)")
         }
         return width
     }

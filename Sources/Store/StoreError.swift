@@ -55,7 +55,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case .unknownImage(let path, let sha256):
             return "\(path): no stored image has sha256 \(sha256); embed it first"
         case .notFound(let path, let what):
-            return "\(path): \(what) not found"
+            return "\(path): \(what)"
         case .sqlite(let path, let message):
             return "\(path): database error: \(message)"
         }

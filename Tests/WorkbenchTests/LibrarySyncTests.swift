@@ -21,6 +21,16 @@ import Testing
                                                 background: "street", randomConcepts: 20, base: "/defs", file: "/defs/fruit.concept"))
     }
 
+    @Test func environmentVariablesExpandInPaths() throws {
+        let url = URL(fileURLWithPath: "/defs/cat.concept")
+        let definition = try ConceptFile.parse("examples: ${SKIMAGE_DATA}/chelsea.png\nnegatives: ${A}${B}/x\n", at: url,
+                                               environment: ["SKIMAGE_DATA": "/site/skimage/data", "A": "/a", "B": "b"])
+        #expect(definition.examples == ["/site/skimage/data/chelsea.png"] && definition.negatives == ["/ab/x"])
+        #expect {
+            try ConceptFile.parse("examples: ${NOPE}/x.png", at: url, environment: [:])
+        } throws: { "\($0)".hasPrefix("/defs/cat.concept:1: environment variable NOPE is not set") }
+    }
+
     @Test(arguments: [
         ("colour: red\nexamples: x", "fruit.concept:1: unknown key 'colour'"),
         ("examples: x\nkind: banana", "kind 'banana'"),
@@ -69,5 +79,46 @@ import Testing
         #expect(fourth.concepts.map(\.status) == ["unchanged", "defined"])
         #expect(embedder.embedded.count == embeddedOnce + 1)
         try expectSound(store)
+    }
+}
+
+/// The quick start's concept files: they parse, and (where the sample photos are installed) every source resolves.
+@Suite struct LibraryShippedConceptTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../concepts").standardized
+    static var skimageData: String? {
+        if let set = ProcessInfo.processInfo.environment["SKIMAGE_DATA"] { return set }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import skimage, os; print(os.path.join(os.path.dirname(skimage.__file__), 'data'))"]
+        let pipe = Pipe()
+        probe.standardOutput = pipe
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return nil }
+        probe.waitUntilExit()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return probe.terminationStatus == 0 && !out.isEmpty ? out : nil
+    }
+
+    @Test func shippedConceptFilesParse() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter { $0.hasSuffix(".concept") }
+        #expect(files.count >= 3)
+        for file in files {
+            let definition = try ConceptFile.parse(try String(contentsOf: Self.folder.appendingPathComponent(file), encoding: .utf8),
+                                                   at: Self.folder.appendingPathComponent(file), environment: ["SKIMAGE_DATA": "/skimage"])
+            #expect(!definition.examples.isEmpty && !definition.description.isEmpty, "\(file)")
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/doc/opencv-doc/examples/data/apple.jpg") && skimageData != nil))
+    func shippedConceptSourcesResolve() throws {
+        let environment = ["SKIMAGE_DATA": Self.skimageData!]
+        for file in try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter({ $0.hasSuffix(".concept") }) {
+            let url = Self.folder.appendingPathComponent(file)
+            let definition = try ConceptFile.parse(try String(contentsOf: url, encoding: .utf8), at: url, environment: environment)
+            for source in definition.examples + definition.negatives {
+                #expect(try !ImageFiles.expand(source, relativeTo: Self.folder).isEmpty, "\(file): \(source)")
+            }
+            #expect(try definition.examples.flatMap { try ImageFiles.expand($0, relativeTo: Self.folder) }.count >= 3, "\(file)")
+        }
     }
 }

@@ -15,15 +15,18 @@ import Store
 ///     random-concepts: 50              # R of the significance test
 ///
 /// Relative paths are relative to the file's folder; globs may use braces:
-/// `/usr/share/doc/opencv-doc/examples/data/{apple,orange}.jpg`.
+/// `/usr/share/doc/opencv-doc/examples/data/{apple,orange}.jpg`; `${NAME}` in a path is the environment
+/// variable NAME (e.g. `${SKIMAGE_DATA}/chelsea.png`, for data whose place differs between machines).
 public enum ConceptFile {
     /// The extension of concept files.
     public static let fileExtension = "concept"
     static let keys = ["name", "description", "kind", "examples", "negatives", "background", "random-concepts"]
 
     /// Parses the text of a concept file found at `url`.
-    /// - Throws: `WorkbenchError.failed` naming the file and line for an unknown key, a bad value or missing examples.
-    public static func parse(_ text: String, at url: URL) throws -> ConceptDefinition {
+    /// - Throws: `WorkbenchError.failed` naming the file and line for an unknown key, a bad value, an unset
+    ///   environment variable or missing examples.
+    public static func parse(_ text: String, at url: URL,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ConceptDefinition {
         var values: [String: [String]] = [:]
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
@@ -41,6 +44,9 @@ public enum ConceptFile {
             guard !value.isEmpty else { throw WorkbenchError.failed("\(place): '\(key)' has no value") }
             if ["examples", "negatives"].contains(key) == false, values[key] != nil {
                 throw WorkbenchError.failed("\(place): '\(key)' is given twice")
+            }
+            if key == "examples" || key == "negatives" {
+                value = try expandVariables(value, environment: environment, place: place)
             }
             values[key, default: []].append(value)
         }
@@ -66,6 +72,23 @@ public enum ConceptFile {
                                  examples: examples, negatives: values["negatives"] ?? [],
                                  background: values["background"]?.first, randomConcepts: random,
                                  base: url.deletingLastPathComponent().path, file: url.path)
+    }
+
+    /// Replaces each `${NAME}` with the environment's value.
+    static func expandVariables(_ value: String, environment: [String: String], place: String) throws -> String {
+        var out = "", rest = Substring(value)
+        while let open = rest.range(of: "${") {
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+                throw WorkbenchError.failed("\(place): unclosed '${' in '\(value)'")
+            }
+            let name = String(rest[open.upperBound..<close])
+            guard let replacement = environment[name], !replacement.isEmpty else {
+                throw WorkbenchError.failed("\(place): environment variable \(name) is not set (used in '\(value)'); set it or edit the path")
+            }
+            out += rest[..<open.lowerBound] + replacement
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
     }
 
     /// Reads and parses a concept file.
