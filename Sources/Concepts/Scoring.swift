@@ -1,0 +1,55 @@
+// Scoring many embeddings against one target, and the Mann-Whitney AUC used to judge rankings.
+//
+// Letters: N embeddings, D width.
+
+extension ConceptBuilder {
+    /// The target's score of every row of a row-major N x D matrix (N = `count`), as
+    /// `Target.score` would give it; O(N D), one output allocation.
+    /// A zero row scores 0 under a cosine target.
+    public static func scores(_ target: Target, embeddings: [Float], count: Int) -> [Float] {
+        let d = target.direction.count
+        precondition(embeddings.count == count * d, "embeddings hold \(embeddings.count) numbers, not \(count) x \(d)")
+        var out = [Float](repeating: 0, count: count)
+        guard count > 0, d > 0 else { return out }
+        let cosine = target.isCosine, bias = target.bias
+        target.direction.withUnsafeBufferPointer { wb in
+            embeddings.withUnsafeBufferPointer { xb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    let w = wb.baseAddress!, x = xb.baseAddress!
+                    let wn = dot(w, w, d).squareRoot()
+                    for i in 0..<count {
+                        let row = x + i * d
+                        let s = dot(row, w, d)
+                        if cosine {
+                            let denom = dot(row, row, d).squareRoot() * wn
+                            ob[i] = denom > 0 ? s / denom : 0
+                        } else {
+                            ob[i] = s + bias
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Area under the ROC curve of `positives` against `negatives`: the probability that a
+    /// random positive outscores a random negative, ties counting one half (Mann-Whitney U /
+    /// (n_pos n_neg)). Nil when either set is empty.
+    public static func auc<T: BinaryFloatingPoint>(positives: [T], negatives: [T]) -> Double? {
+        guard !positives.isEmpty, !negatives.isEmpty else { return nil }
+        var all = positives.map { (Double($0), true) } + negatives.map { (Double($0), false) }
+        all.sort { $0.0 < $1.0 }
+        // Sum of the positives' mid-ranks (1-based; a tie group shares its average rank).
+        var rankSum = 0.0, i = 0
+        while i < all.count {
+            var j = i
+            while j + 1 < all.count && all[j + 1].0 == all[i].0 { j += 1 }
+            let mid = Double(i + j + 2) / 2
+            for k in i...j where all[k].1 { rankSum += mid }
+            i = j + 1
+        }
+        let np = Double(positives.count), nn = Double(negatives.count)
+        return (rankSum - np * (np + 1) / 2) / (np * nn)
+    }
+}

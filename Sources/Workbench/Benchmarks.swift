@@ -1,0 +1,116 @@
+import Attribution
+import Concepts
+import Foundation
+import TensorMath
+import ViT
+
+/// One benchmark figure.
+public struct BenchmarkFigure: Codable, Sendable {
+    public var name: String
+    /// Median milliseconds per unit (per image, per map set, ...).
+    public var milliseconds: Double
+    public var unit: String
+    /// Effective GFLOP/s where a FLOP count is meaningful.
+    public var gflops: Double?
+    public var detail: String?
+}
+
+/// Benchmarks of the numeric core on the installed model, timed in-process (median of repeats).
+public enum Benchmarks {
+    /// The process's peak resident set size in megabytes.
+    public static var peakRSSMegabytes: Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(0), &usage)  // RUSAGE_SELF
+        return Double(usage.ru_maxrss) / 1024
+    }
+
+    static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+    static func time(_ repeats: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows -> Double {
+        for _ in 0..<warmup { try body() }
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        return median(times)
+    }
+
+    /// FLOPs of one full forward pass (every token through every block) at a gh x gw grid.
+    public static func forwardFLOPs(_ c: ViTConfiguration, gridHeight gh: Int, gridWidth gw: Int) -> Double {
+        let n = Double(1 + gh * gw), d = Double(c.hiddenSize), m = Double(c.mlpSize)
+        let patches = 2 * Double(gh * gw) * Double(c.channels * c.patchSize * c.patchSize) * d
+        let block = 2 * n * d * 3 * d + 2 * 2 * n * n * d + 2 * n * d * d + 2 * 2 * n * d * m
+        return patches + Double(c.layers) * block
+    }
+
+    /// GFLOP/s of a single-precision product with the BLAS in use, at the batch-8 MLP shape and at 2048^3.
+    public static func sgemm(repeats: Int = 5) -> [BenchmarkFigure] {
+        [(2056, 1536, 384, "sgemm 2056x1536x384 (batch-8 fc1 shape)"), (2048, 2048, 2048, "sgemm 2048^3")].map { m, n, k, name in
+            let a = FloatBuffer((0..<(m * k)).map { Float($0 % 7) * 0.1 }), b = FloatBuffer((0..<(n * k)).map { Float($0 % 5) * 0.1 })
+            let c = FloatBuffer(count: m * n)
+            let ms = time(repeats) { BLAS.gemm(transB: true, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: k, c: c.ptr, ldc: n) }
+            return BenchmarkFigure(name: name, milliseconds: ms, unit: "product", gflops: 2 * Double(m * n * k) / ms / 1e6,
+                                   detail: "\(BLAS.threads) threads")
+        }
+    }
+
+    static func randomPixels(_ count: Int) -> [Float] {
+        var state: UInt32 = 12345
+        return (0..<count).map { _ in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(Int(state >> 8) % 2001 - 1000) / 500
+        }
+    }
+
+    /// Forward pass throughput at one size and batch (CLS embeddings only, as `cdam embed` runs it).
+    public static func forward(_ model: VisionTransformer, size: Int, batch: Int, repeats: Int) throws -> BenchmarkFigure {
+        let pixels = randomPixels(batch * 3 * size * size)
+        let ms = try time(repeats) { _ = try model.forward(pixels: pixels, batch: batch, height: size, width: size) }
+        let p = model.config.patchSize
+        let flops = forwardFLOPs(model.config, gridHeight: size / p, gridWidth: size / p)
+        return BenchmarkFigure(name: "forward \(size)x\(size) batch \(batch)", milliseconds: ms / Double(batch), unit: "image",
+                               gflops: flops * Double(batch) / ms / 1e6, detail: "GFLOP counted for the full pass: \(String(format: "%.2f", flops / 1e9)) per image")
+    }
+
+    /// CDAM for K targets: one forward pass keeping the last block, one batched backward.
+    public static func cdamMaps(_ model: VisionTransformer, size: Int, targets k: Int, repeats: Int) throws -> BenchmarkFigure {
+        let pixels = randomPixels(3 * size * size)
+        let d = model.config.hiddenSize
+        let targets = (0..<k).map { i in Target(name: "t\(i)", kind: .probe, direction: randomPixels(d + i).suffix(d).map { $0 }, bias: 0) }
+        let ms = try time(repeats) {
+            let r = try model.forward(pixels: pixels, batch: 1, height: size, width: size, options: ForwardOptions(keep: .lastBlock))
+            _ = cdam(model, r, image: 0, targets: targets)
+        }
+        return BenchmarkFigure(name: "cdam \(size)x\(size), \(k) target\(k == 1 ? "" : "s")", milliseconds: ms, unit: "image", gflops: nil,
+                               detail: "forward + backward, all \(k) maps")
+    }
+
+    /// RP for one target: forward keeping every block, backward through all blocks.
+    public static func relevance(_ model: VisionTransformer, size: Int, repeats: Int) throws -> BenchmarkFigure {
+        let pixels = randomPixels(3 * size * size)
+        let d = model.config.hiddenSize
+        let target = Target(name: "t", kind: .probe, direction: Array(randomPixels(d)), bias: 0)
+        let ms = try time(repeats) {
+            let r = try model.forward(pixels: pixels, batch: 1, height: size, width: size, options: ForwardOptions(keep: .allBlocks))
+            _ = relevancePropagation(model, r, image: 0, targets: [target])
+        }
+        return BenchmarkFigure(name: "rp \(size)x\(size)", milliseconds: ms, unit: "image", gflops: nil, detail: nil)
+    }
+
+    /// TAM for one target: N-1 ablated sequences in batches of `batch`.
+    public static func tokenAblation(_ model: VisionTransformer, size: Int, batch: Int) throws -> BenchmarkFigure {
+        let pixels = randomPixels(3 * size * size)
+        let d = model.config.hiddenSize
+        let target = Target(name: "t", kind: .probe, direction: Array(randomPixels(d)), bias: 0)
+        var scorer = TokenSubsetScorer(model: model, pixels: pixels, height: size, width: size, targets: [target])
+        scorer.batchSize = batch
+        let full = try model.forward(pixels: pixels, batch: 1, height: size, width: size)
+        let ms = time(1, warmup: 0) { _ = scorer.tokenAblationMaps(fullScores: [target.score(full.embedding(0))]) }
+        let p = model.config.patchSize
+        let flops = forwardFLOPs(model.config, gridHeight: size / p, gridWidth: size / p) * Double(scorer.count - 1)
+        return BenchmarkFigure(name: "tam \(size)x\(size) batch \(batch)", milliseconds: ms, unit: "image",
+                               gflops: flops / ms / 1e6, detail: "\(scorer.count - 1) ablated passes")
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// A failed input: which file and why (one line).
+public struct InputError: Codable, Sendable {
+    public var image: String
+    public var error: String
+
+    public init(image: String, error: Error) {
+        self.image = image
+        self.error = (error as? CustomStringConvertible)?.description ?? "\(error)"
+    }
+}
+
+/// The `embed` document of INTERFACE.md.
+public struct EmbedReport: Codable, Sendable {
+    public struct Entry: Codable, Sendable {
+        public var image: String
+        public var sha256: String
+        /// The decoded image's [height, width].
+        public var size: [Int]
+        public var embedding: [Float]
+    }
+    public var model: String
+    public var results: [Entry]
+    public var errors: [InputError]
+}
+
+/// Embeds image files (CLS embeddings), keeping going past bad files.
+public func embedFiles(_ files: [URL], embedder: ImageEmbedder, progress: ((Int, Int) -> Void)? = nil) -> EmbedReport {
+    var report = EmbedReport(model: embedder.modelName, results: [], errors: [])
+    var done = 0
+    for chunk in stride(from: 0, to: files.count, by: 8).map({ Array(files[$0..<min($0 + 8, files.count)]) }) {
+        for (file, result) in zip(chunk, embedder.embed(chunk)) {
+            switch result {
+            case .success(let e):
+                report.results.append(.init(image: file.path, sha256: e.sha256, size: [e.height, e.width], embedding: e.embedding))
+            case .failure(let error):
+                report.errors.append(InputError(image: file.path, error: error))
+            }
+        }
+        done += chunk.count
+        progress?(done, files.count)
+    }
+    return report
+}

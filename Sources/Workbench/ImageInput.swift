@@ -1,0 +1,75 @@
+import Crypto
+import Foundation
+import Imaging
+
+/// An image file decoded and preprocessed for the model.
+public struct PreparedImage: Sendable {
+    public var url: URL
+    public var sha256: String
+    public var format: ImageFormat
+    /// The decoded image (orientation applied), before resizing.
+    public var original: RGBImage
+    /// What the model sees, before normalization (H x W).
+    public var resized: RGBImage
+    /// The normalized input tensor (3, H, W).
+    public var pixels: [Float]
+    public var warnings: [String]
+}
+
+/// Finding and loading the images a command is given.
+public enum ImageInput {
+    /// Extensions looked at inside folders; a file named on the command line is read whatever its name.
+    static let extensions: Set<String> = ["jpg", "jpeg", "jpe", "png", "webp", "gif", "tif", "tiff", "bmp", "heic", "heif", "avif"]
+
+    /// Expands files and folders (recursively, sorted, hidden files skipped) into image files.
+    /// - Throws: `WorkbenchError.failed` for a path that does not exist.
+    public static func expand(_ paths: [String]) throws -> [URL] {
+        var out: [URL] = []
+        let fm = FileManager.default
+        for path in paths {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+                throw WorkbenchError.failed("\(path): no such file or folder")
+            }
+            let url = URL(fileURLWithPath: path)
+            guard isDir.boolValue else { out.append(url); continue }
+            var found: [URL] = []
+            if let walker = fm.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) {
+                for case let file as URL in walker where extensions.contains(file.pathExtension.lowercased()) {
+                    found.append(file)
+                }
+            }
+            out += found.sorted { $0.path < $1.path }
+        }
+        return out
+    }
+
+    /// sha256 of bytes, lowercase hex.
+    public static func sha256(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Reads, decodes and preprocesses one file.
+    /// - Throws: `ImageError` naming the file and what is wrong with it.
+    public static func prepare(_ url: URL, preprocessing: Preprocessing, options: DecodeOptions) throws -> PreparedImage {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ImageError(path: url.path, reason: .unreadable(error.localizedDescription))
+        }
+        let decoded = try decodeImage(data: data, name: url.path, options: options)
+        let resized = preprocessedImage(decoded.image, preprocessing)
+        return PreparedImage(url: url, sha256: sha256(data), format: decoded.format, original: decoded.image,
+                             resized: resized, pixels: normalize(resized), warnings: decoded.warnings)
+    }
+
+    /// Prepares several files on all cores; each result stands alone.
+    public static func prepareAll(_ urls: [URL], preprocessing: Preprocessing, options: DecodeOptions) -> [Result<PreparedImage, Error>] {
+        var results = [Result<PreparedImage, Error>?](repeating: nil, count: urls.count)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: urls.count) { i in
+            let r = Result { try prepare(urls[i], preprocessing: preprocessing, options: options) }
+            lock.lock(); results[i] = r; lock.unlock()
+        }
+        return results.map { $0! }
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import ViT
+
+/// An installed model: its folder under `HOME/models`, its architecture and its weights' identity.
+public struct InstalledModel: Codable, Sendable {
+    public var name: String
+    public var directory: String
+    public var family: String
+    public var width: Int
+    public var layers: Int
+    public var heads: Int
+    public var patchSize: Int
+    public var weightsSHA256: String
+    public var weightsBytes: Int
+    public var source: String?
+    public var isDefault: Bool
+}
+
+/// A model loaded for work, with the identity embeddings and concepts are tied to.
+public final class LoadedModel {
+    public let name: String
+    public let transformer: VisionTransformer
+    public let weightsSHA256: String
+
+    init(name: String, transformer: VisionTransformer, weightsSHA256: String) {
+        self.name = name
+        self.transformer = transformer
+        self.weightsSHA256 = weightsSHA256
+    }
+}
+
+/// The models installed in a home: list, inspect, import, choose the default, load.
+public struct ModelRegistry {
+    public let home: Home
+
+    public init(home: Home) { self.home = home }
+
+    /// The file that names the default model.
+    var defaultFile: URL { home.models.appendingPathComponent("DEFAULT") }
+
+    /// The default model's name: the one marked with `cdam model default`, else the fetched model.
+    public var defaultName: String {
+        if let text = try? String(contentsOf: defaultFile, encoding: .utf8) {
+            let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !name.isEmpty { return name }
+        }
+        return ModelFetch.modelName
+    }
+
+    /// Marks `name` as the default model.
+    /// - Throws: `WorkbenchError.failed` when no such model is installed.
+    public func setDefault(_ name: String) throws {
+        _ = try directory(of: name)
+        try Data((name + "\n").utf8).write(to: defaultFile, options: .atomic)
+    }
+
+    /// The model's folder, checked to hold a model.
+    /// - Throws: `WorkbenchError.failed` naming the missing model and how to install it.
+    public func directory(of name: String) throws -> URL {
+        let dir = home.models.appendingPathComponent(name, isDirectory: true)
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: dir.appendingPathComponent("config.json").path),
+              fm.fileExists(atPath: dir.appendingPathComponent("model.safetensors").path) else {
+            let hint = name == ModelFetch.modelName ? "run `cdam model fetch`" : "run `cdam model import DIR --name \(name)` or `cdam model list`"
+            throw WorkbenchError.failed("\(dir.path): model '\(name)' is not installed; \(hint)")
+        }
+        return dir
+    }
+
+    /// Every installed model, by name.
+    public func list() -> [InstalledModel] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: home.models.path)) ?? []
+        return names.sorted().compactMap { try? info($0) }
+    }
+
+    /// The model's architecture and identity, without loading its weights.
+    /// - Throws: `WorkbenchError.failed` or a `ModelError` naming the file.
+    public func info(_ name: String) throws -> InstalledModel {
+        let dir = try directory(of: name)
+        let config = try ViTConfiguration.load(dir.appendingPathComponent("config.json"))
+        let weights = dir.appendingPathComponent("model.safetensors")
+        let record = readRecord(dir)
+        let size = (try? FileManager.default.attributesOfItem(atPath: weights.path)[.size] as? Int) ?? 0
+        let sha = try record?["weights_sha256"] ?? recordSHA(dir)
+        return InstalledModel(name: name, directory: dir.path, family: config.family.rawValue, width: config.hiddenSize,
+                              layers: config.layers, heads: config.heads, patchSize: config.patchSize,
+                              weightsSHA256: sha, weightsBytes: size ?? 0, source: record?["source"],
+                              isDefault: name == defaultName)
+    }
+
+    /// Loads a model (the default when `name` is nil).
+    /// - Throws: `WorkbenchError.failed` when it is not installed, `ModelError` when its files are bad.
+    public func load(_ name: String?) throws -> LoadedModel {
+        let name = name ?? defaultName
+        let dir = try directory(of: name)
+        let transformer: VisionTransformer
+        do { transformer = try VisionTransformer(directory: dir) } catch let error as ModelError {
+            throw WorkbenchError.failed("model '\(name)': \(error.description)")
+        }
+        let sha = try readRecord(dir)?["weights_sha256"] ?? recordSHA(dir)
+        return LoadedModel(name: name, transformer: transformer, weightsSHA256: sha)
+    }
+
+    /// Imports a HuggingFace checkpoint folder (`config.json` + `model.safetensors`, DINOv2 or ViT family).
+    ///
+    /// The weights are loaded once to check every tensor before anything is copied.
+    /// - Throws: `WorkbenchError.failed` naming the folder and the problem.
+    @discardableResult
+    public func importModel(from source: URL, name: String?) throws -> InstalledModel {
+        let name = name ?? source.standardizedFileURL.lastPathComponent
+        guard !name.isEmpty, !name.contains("/"), name != "DEFAULT" else {
+            throw WorkbenchError.usage("'\(name)' is not a usable model name; pass --name NAME")
+        }
+        do {
+            _ = try VisionTransformer(directory: source)
+        } catch let error as ModelError {
+            throw WorkbenchError.failed("\(source.path): cannot import: \(error.description)")
+        }
+        try home.create()
+        let fm = FileManager.default
+        let target = home.models.appendingPathComponent(name, isDirectory: true)
+        if fm.fileExists(atPath: target.path) {
+            throw WorkbenchError.failed("\(target.path): a model named '\(name)' exists; remove it or pass --name OTHER")
+        }
+        let staging = home.models.appendingPathComponent(".import-\(UUID().uuidString)", isDirectory: true)
+        do {
+            try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+            for file in ["config.json", "model.safetensors"] {
+                try fm.copyItem(at: source.appendingPathComponent(file), to: staging.appendingPathComponent(file))
+            }
+            let sha = try ModelFetch.sha256Hex(of: staging.appendingPathComponent("model.safetensors"))
+            let record: [String: String] = ["name": name, "source": "imported from \(source.path)", "weights_sha256": sha]
+            let data = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: staging.appendingPathComponent("cdam-model.json"))
+            try fm.moveItem(at: staging, to: target)
+        } catch {
+            try? fm.removeItem(at: staging)
+            throw WorkbenchError.failed("\(target.path): cannot install the model (\(error.localizedDescription))")
+        }
+        return try info(name)
+    }
+
+    func readRecord(_ dir: URL) -> [String: String]? {
+        guard let data = try? Data(contentsOf: dir.appendingPathComponent("cdam-model.json")),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return object.compactMapValues { $0 as? String }
+    }
+
+    /// Computes the weights' sha256 and records it, for models copied in by hand.
+    func recordSHA(_ dir: URL) throws -> String {
+        let sha = try ModelFetch.sha256Hex(of: dir.appendingPathComponent("model.safetensors"))
+        var record = readRecord(dir) ?? [:]
+        record["weights_sha256"] = sha
+        if let data = try? JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]) {
+            try? data.write(to: dir.appendingPathComponent("cdam-model.json"))
+        }
+        return sha
+    }
+}
