@@ -1,1 +1,184 @@
-// Store module.
+import Foundation
+import GRDB
+
+/// The concept store: one SQLite file holding models, images, embeddings, concepts and collections.
+///
+/// On disk it is a WAL-mode database shared safely by several processes (writers wait up to 5 s for
+/// each other); every method that writes does so in one transaction, so an interrupted process
+/// leaves either all or none of a call's rows. Errors are `StoreError`s naming the database path.
+public final class Store: @unchecked Sendable {
+    /// The database file's path, or ":memory:".
+    public let path: String
+    let writer: any DatabaseWriter
+
+    private init(path: String, writer: any DatabaseWriter) {
+        self.path = path
+        self.writer = writer
+    }
+
+    /// Opens (creating it and its parent folders if needed) and migrates the database at `url`.
+    /// - Throws: `StoreError` when the folder cannot be created, the file is not a database, is read-only,
+    ///   locked for more than 5 s, or was migrated by a newer cdam.
+    public static func open(at url: URL) throws -> Store {
+        try open(at: url, busyTimeout: 5)
+    }
+
+    static func open(at url: URL, busyTimeout: TimeInterval) throws -> Store {
+        let path = url.path
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
+            throw StoreError.cannotOpen(path: path, reason: "cannot create its folder: \(error.localizedDescription)")
+        }
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration(busyTimeout: busyTimeout))
+            let store = Store(path: path, writer: pool)
+            try store.migrate()
+            return store
+        } catch {
+            throw StoreError.wrap(error, path: path)
+        }
+    }
+
+    /// A fresh, migrated in-memory database (for tests and throwaway runs).
+    /// - Throws: `StoreError` if SQLite cannot create it.
+    public static func inMemory() throws -> Store {
+        do {
+            let queue = try DatabaseQueue(configuration: configuration(busyTimeout: 5))
+            let store = Store(path: ":memory:", writer: queue)
+            try store.migrate()
+            return store
+        } catch {
+            throw StoreError.wrap(error, path: ":memory:")
+        }
+    }
+
+    private static func configuration(busyTimeout: TimeInterval) -> Configuration {
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(busyTimeout)
+        config.prepareDatabase { db in
+            // In WAL mode NORMAL keeps every committed transaction across a crash of the process.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        return config
+    }
+
+    /// The identifiers of the migrations this build knows, in order (files `migrations/NNNN_*.sql`).
+    public static var migrationIdentifiers: [String] { embeddedMigrations.map(\.id) }
+
+    private func migrate() throws {
+        var migrator = DatabaseMigrator()
+        for migration in embeddedMigrations {
+            let sql = migration.sql
+            migrator.registerMigration(migration.id) { db in try db.execute(sql: sql) }
+        }
+        let known = Set(Store.migrationIdentifiers)
+        let applied: [String] = try writer.read { db in
+            guard try db.tableExists("grdb_migrations") else { return [] }
+            return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+        }
+        let unknown = applied.filter { !known.contains($0) }.sorted()
+        if !unknown.isEmpty { throw StoreError.newerSchema(path: path, unknown: unknown) }
+        try migrator.migrate(writer)
+    }
+
+    // MARK: - Access helpers
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try writer.read(body) } catch { throw StoreError.wrap(error, path: path) }
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try writer.write(body) } catch { throw StoreError.wrap(error, path: path) }
+    }
+
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+
+    /// The result of `PRAGMA integrity_check` and `PRAGMA foreign_key_check`: `["ok"]` when sound.
+    /// - Throws: `StoreError` if the checks cannot run.
+    public func integrityCheck() throws -> [String] {
+        try read { db in
+            var problems = try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+            let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+            problems += fk.map { "foreign key violation in \($0[0] as String? ?? "?") row \($0[1] as Int64? ?? -1)" }
+            return problems.isEmpty ? ["ok"] : problems
+        }
+    }
+
+    // MARK: - Meta
+
+    /// The value stored under `key` in the meta table, if any.
+    /// - Throws: `StoreError` on a database failure.
+    public func meta(_ key: String) throws -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    /// Stores `value` under `key` (nil removes it).
+    /// - Throws: `StoreError` on a database failure (read-only, full disk, locked).
+    public func setMeta(_ key: String, _ value: String?) throws {
+        try write { db in
+            if let value {
+                try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                               arguments: [key, value])
+            } else {
+                try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [key])
+            }
+        }
+    }
+
+    // MARK: - Models
+
+    /// Registers a model, or returns the stored one of that name.
+    /// - Throws: `StoreError.modelChanged` when the name is stored with other weights; `StoreError` on a database failure.
+    @discardableResult
+    public func upsertModel(_ info: ModelInfo) throws -> ModelRecord {
+        try write { db in
+            if let existing = try Store.model(db, named: info.name) {
+                guard existing.weightsSHA256 == info.weightsSHA256 else {
+                    throw StoreError.modelChanged(path: path, name: info.name,
+                                                  storedSHA256: existing.weightsSHA256, givenSHA256: info.weightsSHA256)
+                }
+                return existing
+            }
+            try db.execute(sql: """
+                INSERT INTO models(name, weights_sha256, width, patch_size, preprocessing, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [info.name, info.weightsSHA256, info.width, info.patchSize, info.preprocessing, Store.now()])
+            return try Store.model(db, named: info.name)!
+        }
+    }
+
+    /// The model stored under `name`, if any.
+    /// - Throws: `StoreError` on a database failure.
+    public func model(named name: String) throws -> ModelRecord? {
+        try read { db in try Store.model(db, named: name) }
+    }
+
+    /// The model with this id, if any.
+    /// - Throws: `StoreError` on a database failure.
+    public func model(id: Int64) throws -> ModelRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM models WHERE id = ?", arguments: [id]).map(Store.modelRecord)
+        }
+    }
+
+    /// Every stored model, by name.
+    /// - Throws: `StoreError` on a database failure.
+    public func models() throws -> [ModelRecord] {
+        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY name").map(Store.modelRecord) }
+    }
+
+    static func model(_ db: Database, named name: String) throws -> ModelRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM models WHERE name = ?", arguments: [name]).map(modelRecord)
+    }
+
+    static func modelRecord(_ row: Row) -> ModelRecord {
+        ModelRecord(id: row["id"], name: row["name"], weightsSHA256: row["weights_sha256"], width: row["width"],
+                    patchSize: row["patch_size"], preprocessing: row["preprocessing"], createdAt: row["created_at"])
+    }
+}

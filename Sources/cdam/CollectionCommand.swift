@@ -1,6 +1,78 @@
 import ArgumentParser
+import Foundation
+import Store
+import Workbench
 
+/// `cdam collection`: the named sets of indexed images.
 struct CollectionCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "collection", abstract: "(not yet built)")
-    func run() async throws { throw ExitCode(1) }
+    static let configuration = CommandConfiguration(
+        commandName: "collection",
+        abstract: "List, show, remove and prune collections of indexed images.",
+        subcommands: [List.self, Show.self, Remove.self, Prune.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every collection with its image count.")
+        @OptionGroup var homeOptions: HomeOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await runReportingErrors {
+                let collections = try listCollections(store: try Store.open(at: homeOptions.databaseURL))
+                if output.json { return try printJSON(collections) }
+                if collections.isEmpty { print("no collections yet (make one with `cdam index DIR --collection NAME`)"); return }
+                for c in collections { print("\(c.name)\t\(c.imageCount) images\tcreated \(c.createdAt)") }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A collection's embeddings per model and its images.")
+        @Argument(help: ArgumentHelp("The collection.", valueName: "name")) var name: String
+        @Option(name: .long, help: ArgumentHelp("Show at most this many images.", valueName: "n")) var limit = 20
+        @OptionGroup var homeOptions: HomeOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await runReportingErrors {
+                let details = try showCollection(name, limit: limit, store: try Store.open(at: homeOptions.databaseURL))
+                if output.json { return try printJSON(details) }
+                print("collection '\(details.collection.name)': \(details.collection.imageCount) images, created \(details.collection.createdAt)")
+                for count in details.embeddings { print("  \(count.count) embedded with \(count.model) at \(count.preprocessing)") }
+                for image in details.images { print("  \(image.path)  \(image.width)x\(image.height) \(image.format)  \(image.sha256.prefix(12))") }
+                if details.collection.imageCount > details.images.count {
+                    print("  ... \(details.collection.imageCount - details.images.count) more (--limit)")
+                }
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Forget a collection (its images stay until `prune`).")
+        @Argument(help: ArgumentHelp("The collection.", valueName: "name")) var name: String
+        @OptionGroup var homeOptions: HomeOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await runReportingErrors {
+                let removed = try removeCollection(name, store: try Store.open(at: homeOptions.databaseURL))
+                if output.json { return try printJSON(removed) }
+                print("removed collection '\(removed.name)' (\(removed.imageCount) images; `cdam collection prune` forgets the ones nothing else uses)")
+            }
+        }
+    }
+
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Forget files that no longer exist and images nothing uses; keep embeddings that concepts use.")
+        @OptionGroup var homeOptions: HomeOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await runReportingErrors {
+                let summary = try pruneLibrary(store: try Store.open(at: homeOptions.databaseURL))
+                if output.json { return try printJSON(summary) }
+                print("forgot \(summary.pathsForgotten) missing paths, \(summary.membershipsForgotten) collection entries and \(summary.imagesForgotten) images; kept \(summary.imagesKeptForConcepts) images whose files are gone because concepts use them")
+            }
+        }
+    }
 }

@@ -1,6 +1,82 @@
 import ArgumentParser
+import Foundation
+import Store
+import Workbench
 
+/// `cdam index DIR`: embed a folder once into a named collection.
 struct IndexCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "index", abstract: "(not yet built)")
-    func run() async throws { throw ExitCode(1) }
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "Embed every image under a folder (recursively) into a collection, skipping content already stored.",
+        discussion: """
+        Images are named by the sha256 of their bytes: a file already embedded for this model and
+        preprocessing is only recorded at its path. Batches are committed one transaction each, so an
+        interrupted run loses at most one batch and rerunning finishes the job. Bad files are listed at the
+        end (exit code 3).
+        """)
+
+    @Argument(help: ArgumentHelp("The folder to index.", valueName: "dir"))
+    var directory: String
+
+    @Option(name: .long, help: ArgumentHelp("Collection name (default: the folder's name).", valueName: "name"))
+    var collection: String?
+
+    @Option(name: .long, help: ArgumentHelp("Images embedded and committed together.", valueName: "n"))
+    var batchSize = 8
+
+    @OptionGroup var homeOptions: HomeOptions
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var preprocess: PreprocessOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size \(batchSize): give a positive number") }
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            let store = try Store.open(at: homeOptions.databaseURL)
+            let embedder = try libraryEmbedder(homeOptions, modelOptions, preprocess)
+            let progress = ProgressLine()
+            let report = try indexImages(directory: URL(fileURLWithPath: directory), collection: collection,
+                                         embedder: embedder, store: store, batchSize: batchSize, progress: progress.update)
+            progress.finish()
+            if output.json {
+                try printJSON(report)
+            } else {
+                print("indexed \(report.directory) into collection '\(report.collection)' with \(report.model): \(report.found) images, \(report.embedded) embedded, \(report.alreadyStored) already stored, \(report.errors.count) failed")
+            }
+            for failure in report.errors { printError(failure.error) }
+            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        }
+    }
+}
+
+/// The embedder of the commands that embed (index, concept define/sync/import).
+///
+/// Not wired yet: replace the body with `try openEmbedder(home:model:size:crop:allowTruncated:)` once the
+/// real embedder (Sources/Workbench/RealEmbedder.swift) is in main.
+func libraryEmbedder(_ home: HomeOptions, _ model: ModelOptions, _ preprocess: PreprocessOptions) throws -> ImageEmbedder {
+    _ = try preprocess.parsedSize()
+    throw WorkbenchError.failed("embedding is not wired into this build yet (openEmbedder is missing); commands that only read the database work")
+}
+
+/// A progress counter on stderr, shown only when stderr is a terminal (INTERFACE.md).
+final class ProgressLine {
+    private let enabled = stderrIsTerminal
+    private var shown = false
+
+    /// Redraws the line.
+    func update(_ progress: LibraryProgress) {
+        guard enabled else { return }
+        let failed = progress.failed > 0 ? ", \(progress.failed) failed" : ""
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(progress.phase) \(progress.done)/\(progress.total)\(failed)".utf8))
+        shown = true
+    }
+
+    /// Ends the line so later output starts on a fresh one.
+    func finish() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        shown = false
+    }
 }
