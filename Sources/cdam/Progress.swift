@@ -1,7 +1,7 @@
 import Foundation
 
 /// A one-line progress counter on stderr, shown only when stderr is a terminal (INTERFACE.md).
-final class ProgressLine {
+final class ProgressCounter {
     let label: String
     let enabled: Bool
     let start = Date()
