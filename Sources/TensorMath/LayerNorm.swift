@@ -10,9 +10,7 @@ public func layerNormForward(_ x: UnsafePointer<Float>, rows: Int, width d: Int,
     parallelRanges(rows, chunks: rows >= 64 ? Parallel.cores : 1) { range in
         for r in range {
             let row = x + r * d, o = out + r * d
-            var s: Float = 0
-            for j in 0..<d { s += row[j] }
-            let m = s / Float(d)
+            let m = simdSum(row, d) / Float(d)
             var v: Float = 0
             for j in 0..<d { let c = row[j] - m; v += c * c }
             let rs = 1 / (v / Float(d) + eps).squareRoot()

@@ -6,15 +6,9 @@
 public func softmaxForward(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int, stride: Int, scale: Float = 1) {
     for r in 0..<rows {
         let row = x + r * stride
-        var mx = -Float.infinity
-        for j in 0..<n { mx = max(mx, row[j]) }
-        var s: Float = 0
-        for j in 0..<n {
-            let e = fastExp((row[j] - mx) * scale)
-            row[j] = e
-            s += e
-        }
-        let inv = 1 / s
+        let mx = simdMax(row, n)
+        for j in 0..<n { row[j] = fastExp((row[j] - mx) * scale) }
+        let inv = 1 / simdSum(row, n)
         for j in 0..<n { row[j] *= inv }
     }
 }
@@ -24,8 +18,7 @@ public func softmaxBackward(_ probs: UnsafePointer<Float>, dProbs: UnsafePointer
                             dScores: UnsafeMutablePointer<Float>, rows: Int, n: Int, stride: Int) {
     for r in 0..<rows {
         let p = probs + r * stride, dp = dProbs + r * stride, ds = dScores + r * stride
-        var dot: Float = 0
-        for j in 0..<n { dot += dp[j] * p[j] }
+        let dot = simdDot(dp, p, n)
         for j in 0..<n { ds[j] = p[j] * (dp[j] - dot) }
     }
 }

@@ -1,0 +1,51 @@
+// Sum and max over a run of floats with explicit SIMD: without fast-math the compiler keeps a
+// floating-point reduction in order, one element at a time.
+
+/// Sum of x[0..<n], eight lanes at a time.
+@inline(__always)
+public func simdSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>(repeating: 0)
+    var i = 0
+    let raw = UnsafeRawPointer(x)
+    while i + 8 <= n {
+        acc += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        i += 8
+    }
+    var s = acc.sum()
+    while i < n { s += x[i]; i += 1 }
+    return s
+}
+
+/// Maximum of x[0..<n] (n > 0), eight lanes at a time.
+@inline(__always)
+public func simdMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var i = 0
+    var m = -Float.infinity
+    if n >= 8 {
+        let raw = UnsafeRawPointer(x)
+        var acc = raw.loadUnaligned(as: SIMD8<Float>.self)
+        i = 8
+        while i + 8 <= n {
+            acc = pointwiseMax(acc, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            i += 8
+        }
+        m = acc.max()
+    }
+    while i < n { m = max(m, x[i]); i += 1 }
+    return m
+}
+
+/// Dot product of x[0..<n] and y[0..<n], eight lanes at a time.
+@inline(__always)
+public func simdDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>(repeating: 0)
+    var i = 0
+    let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
+    while i + 8 <= n {
+        acc += rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        i += 8
+    }
+    var s = acc.sum()
+    while i < n { s += x[i] * y[i]; i += 1 }
+    return s
+}
