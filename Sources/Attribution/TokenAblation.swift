@@ -65,21 +65,33 @@ public struct TokenSubsetScorer {
         return targets.indices.map { k in which.indices.map { i in fullScores[k] - ablated[i][k] } }
     }
 
-    /// Deletion and insertion curves of `map` for target `k`: tokens removed (or revealed) in decreasing
+    /// Deletion and insertion curves of each map for target `k`: tokens removed (or revealed) in decreasing
     /// order of the map, in `steps` equal steps; each curve has steps + 1 points from 0% to 100%.
-    public func curves(map: [Float], target k: Int, fullScore: Float, steps: Int = 16) -> FaithfulnessCurves {
+    ///
+    /// Deleting the top c tokens leaves as many tokens as revealing the top P - c, so every step's
+    /// sequences (both curves, every map) have one length and run as one batch.
+    public func curves(maps: [[Float]], target k: Int, fullScore: Float, steps: Int = 16) -> [FaithfulnessCurves] {
         let p = count - 1
-        let order = map.indices.sorted { map[$0] > map[$1] }
+        let orders = maps.map { map in map.indices.sorted { map[$0] > map[$1] } }
         let counts = (0...steps).map { $0 * p / steps }
-        var deletion: [Float] = [], insertion: [Float] = []
-        for c in counts {
-            let kept = Array(order[c...]).sorted()
-            let shown = Array(order[..<c]).sorted()
-            deletion.append(c == 0 ? fullScore : scores(keeping: [kept])[0][k])
-            insertion.append(c == p ? fullScore : scores(keeping: [shown])[0][k])
+        var deletion = [[Float]](repeating: [Float](repeating: fullScore, count: counts.count), count: maps.count)
+        var insertion = deletion
+        // Group the sequences by length: deletion at step s keeps p - counts[s] tokens, insertion shows counts[s].
+        var byLength: [Int: [(map: Int, step: Int, deleting: Bool, keep: [Int])]] = [:]
+        for (m, order) in orders.enumerated() {
+            for (s, c) in counts.enumerated() {
+                if c > 0 { byLength[p - c, default: []].append((m, s, true, Array(order[c...]).sorted())) }
+                if c < p { byLength[c, default: []].append((m, s, false, Array(order[..<c]).sorted())) }
+            }
+        }
+        for (_, jobs) in byLength.sorted(by: { $0.key < $1.key }) {
+            let results = scores(keeping: jobs.map(\.keep))
+            for (job, r) in zip(jobs, results) {
+                if job.deleting { deletion[job.map][job.step] = r[k] } else { insertion[job.map][job.step] = r[k] }
+            }
         }
         let fractions = counts.map { Float($0) / Float(p) }
-        return FaithfulnessCurves(fractions: fractions, deletion: deletion, insertion: insertion)
+        return maps.indices.map { FaithfulnessCurves(fractions: fractions, deletion: deletion[$0], insertion: insertion[$0]) }
     }
 }
 

@@ -158,8 +158,9 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model: Vision
         var figures: [String: MapFigures]? = nil
         if request.faithfulness, let scorer, let tam = perTarget[k][MapKind.tam.rawValue] {
             var f: [String: MapFigures] = [:]
-            for (name, map) in perTarget[k] {
-                let curves = scorer.curves(map: map, target: k, fullScore: cdamResult.scores[k])
+            let named = perTarget[k].sorted { $0.key < $1.key }
+            let allCurves = scorer.curves(maps: named.map(\.value), target: k, fullScore: cdamResult.scores[k])
+            for ((name, map), curves) in zip(named, allCurves) {
                 f[name] = MapFigures(sparsity: sparsityRatio(map), tamCorrelation: name == "tam" ? nil : pearson(map, tam),
                                      curves: curves, deletionArea: curves.deletionArea, insertionArea: curves.insertionArea)
             }

@@ -143,6 +143,13 @@ enum ReportHTML {
         </style></head><body>
         \(body)
         <footer class="note"><p>Numbers: report.json and scores.csv beside this page. Made by cdam.</p></footer>
+        <script>
+        // A self-check that scripts/check_report.sh reads: how many images failed to load.
+        window.addEventListener("load", function () {
+          var broken = Array.prototype.filter.call(document.images, function (i) { return !(i.complete && i.naturalWidth > 0); });
+          document.body.setAttribute("data-broken-images", String(broken.length));
+        });
+        </script>
         </body></html>
         """
     }
