@@ -40,6 +40,7 @@ func refusesMalformed(_ c: MalformedCase) {
         let d = try decodeImage(contentsOf: url)
         Issue.record("\(c.name) decoded to \(d.image.width) x \(d.image.height), expected \(c.kind)")
     } catch let error as ImageError {
+        if ProcessInfo.processInfo.environment["CDAM_PRINT_ERRORS"] != nil { print(error) }
         #expect(error.reason.kind == c.kind, "\(c.name): \(error)")
         #expect(error.description.hasPrefix(url.path))
         #expect(!error.description.contains("\n"))
