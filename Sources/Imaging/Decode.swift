@@ -103,7 +103,7 @@ public struct ImageError: Error, CustomStringConvertible, Equatable {
         case .unsupportedFormat(let name):
             text = "\(name.uppercased()) images are not read by this tool; convert it to PNG or JPEG"
         case .truncated(let format, let why):
-            let hint = format == .jpeg ? ", or allow truncated images to accept the partial picture" : ""
+            let hint = format == .jpeg ? ", or use --allow-truncated to accept the partial picture" : ""
             text = "truncated \(format.rawValue.uppercased()) file (\(why)); download it again\(hint)"
         case .corrupt(let format, let why):
             text = "corrupt \(format.rawValue.uppercased()) data (\(why)); the file is damaged, replace it"
@@ -204,10 +204,11 @@ public func decodeImage(data: Data, name: String, options: DecodeOptions = .init
     defer { cic_free(raw.pixels) }
     let message = oneLine(withUnsafeBytes(of: raw.message) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) })
     let library = format == .jpeg ? "libjpeg" : format == .png ? "libpng" : "libwebp"
+    let detail = message.hasPrefix("Corrupt JPEG data: ") ? String(message.dropFirst(19)) : message
     switch Int(status) {
     case Int(CIC_OK.rawValue): break
     case Int(CIC_TRUNCATED.rawValue):
-        throw ImageError(path: name, reason: .truncated(format, "\(library): \(message)"))
+        throw ImageError(path: name, reason: .truncated(format, "\(library): \(detail)"))
     case Int(CIC_TOO_LARGE.rawValue):
         throw ImageError(path: name, reason: .tooLarge(width: Int(raw.width), height: Int(raw.height),
                                                       limit: options.maxPixels))
@@ -216,7 +217,7 @@ public func decodeImage(data: Data, name: String, options: DecodeOptions = .init
     case Int(CIC_NO_MEMORY.rawValue):
         throw ImageError(path: name, reason: .outOfMemory)
     default:
-        throw ImageError(path: name, reason: .corrupt(format, "\(library): \(message.isEmpty ? "unreadable data" : message)"))
+        throw ImageError(path: name, reason: .corrupt(format, "\(library): \(detail.isEmpty ? "unreadable data" : detail)"))
     }
 
     let w = Int(raw.width), h = Int(raw.height)

@@ -40,6 +40,7 @@ func refusesMalformed(_ c: MalformedCase) {
         let d = try decodeImage(contentsOf: url)
         Issue.record("\(c.name) decoded to \(d.image.width) x \(d.image.height), expected \(c.kind)")
     } catch let error as ImageError {
+        if ProcessInfo.processInfo.environment["CDAM_PRINT_ERRORS"] != nil { print(error) }
         #expect(error.reason.kind == c.kind, "\(c.name): \(error)")
         #expect(error.description.hasPrefix(url.path))
         #expect(!error.description.contains("\n"))
@@ -98,4 +99,21 @@ func refusesMalformed(_ c: MalformedCase) {
         #expect(e.reason == .unreadable("no such file"))
         #expect(e.description.hasPrefix("/nonexistent/cat.jpg: "))
     } catch { Issue.record("\(error)") }
+}
+
+@Test(arguments: 1...8)
+func bigEndianExifOrientationInJPEG(_ orientation: Int) throws {
+    let jpeg = [UInt8](try Data(contentsOf: fixtures.appendingPathComponent("valid/baseline.jpg")))
+    // APP1 "Exif\0\0" + Motorola-order TIFF with one IFD entry: 0x0112 SHORT 1 = orientation.
+    var tiff: [UInt8] = [0x4D, 0x4D, 0x00, 0x2A, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1]
+    tiff += [0, UInt8(orientation), 0, 0, 0, 0, 0, 0]
+    let payload = Array("Exif".utf8) + [0, 0] + tiff
+    let length = payload.count + 2
+    let app1: [UInt8] = [0xFF, 0xE1, UInt8(length >> 8), UInt8(length & 0xFF)] + payload
+    let tagged = Data(jpeg[0..<2] + app1 + jpeg[2...])
+    let plain = try decodeImage(data: Data(jpeg), name: "plain.jpg").image
+    let d = try decodeImage(data: tagged, name: "tagged.jpg")
+    #expect(d.orientation == orientation)
+    #expect(d.image == applyOrientation(plain, orientation))
+    #expect(d.image.width == (orientation >= 5 ? 6 : 8))
 }

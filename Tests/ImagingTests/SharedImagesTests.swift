@@ -51,6 +51,21 @@ func compareWithPillowOnSharedImages() throws {
         case "decoded": ours = image
         default: ours = preprocessedImage(image, Preprocessing(height: h, width: w, crop: row[4] == "1"))
         }
+        if kind == "resize-224x224", let scaled = try? decodeImage(contentsOf: URL(fileURLWithPath: path),
+                                                                  options: DecodeOptions(jpegMinimumSide: 224)) {
+            // The approximate path: libjpeg's DCT-domain downscaling before the resize.
+            let approx = preprocessedImage(scaled.image, Preprocessing(size: 224))
+            var sum = 0, mx = 0
+            for i in 0..<reference.count {
+                let d = abs(Int(approx.pixels[i]) - Int(reference[i]))
+                sum += d
+                mx = max(mx, d)
+            }
+            let group = (path as NSString).deletingLastPathComponent.split(separator: "/").last.map(String.init) ?? "."
+            let mad = Double(sum) / Double(reference.count)
+            stats["\(group)\tdct-scaled-224x224", default: Stats()].add(mad, mx)
+            stats["APPROX\tdct-scaled-224x224", default: Stats()].add(mad, mx)
+        }
         guard ours.pixels.count == reference.count else {
             failures.append("\(path) \(kind): size \(ours.width)x\(ours.height) vs \(w)x\(h)")
             continue

@@ -17,6 +17,7 @@ import os
 import random
 import struct
 import subprocess
+import tempfile
 import zlib
 
 import numpy as np
@@ -94,6 +95,15 @@ def make_valid():
     add("gray.jpg")
     base.convert("CMYK").save(os.path.join(VALID, "cmyk.jpg"), quality=95)
     add("cmyk.jpg")
+    # YCCK: libjpeg's own writer (Pillow and ImageMagick write plain CMYK). Pillow hands
+    # libjpeg-turbo's CMYK output through inverted, as for any Adobe CMYK file.
+    tool = os.path.join(tempfile.mkdtemp(), "write_ycck")
+    subprocess.run(["cc", "-O1", "-o", tool, os.path.join(os.path.dirname(__file__), "write_ycck.c"), "-ljpeg"],
+                   check=True)
+    raw = os.path.join(os.path.dirname(tool), "in.cmyk")
+    open(raw, "wb").write(np.asarray(base.convert("CMYK")).tobytes())
+    subprocess.run([tool, "8", "6", raw, os.path.join(VALID, "ycck.jpg")], check=True)
+    add("ycck.jpg")
     base.save(os.path.join(VALID, "subsampled420.jpg"), quality=90, subsampling=2)
     add("subsampled420.jpg")
     base.save(os.path.join(VALID, "orientation6.jpg"), quality=95, exif=exif_with_orientation(6))
