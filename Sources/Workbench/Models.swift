@@ -97,7 +97,7 @@ public struct ModelRegistry {
         do { transformer = try VisionTransformer(directory: dir) } catch let error as ModelError {
             throw WorkbenchError.failed("model '\(name)': \(error.description)")
         }
-        let sha = try readRecord(dir)?["weights_sha256"] ?? recordSHA(dir)
+        let sha = try verifiedSHA(dir)
         return LoadedModel(name: name, transformer: transformer, weightsSHA256: sha)
     }
 
@@ -144,6 +144,26 @@ public struct ModelRegistry {
         guard let data = try? Data(contentsOf: dir.appendingPathComponent("cdam-model.json")),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
         return object.compactMapValues { $0 as? String }
+    }
+
+    /// The weights' recorded sha256, re-checked whenever the file's size or modification time changed since
+    /// the last check (so a replaced or edited file is caught without hashing 88 MB on every run).
+    /// - Throws: `WorkbenchError.failed` when the file no longer matches its recorded sha256.
+    func verifiedSHA(_ dir: URL) throws -> String {
+        let weights = dir.appendingPathComponent("model.safetensors")
+        guard var record = readRecord(dir), let recorded = record["weights_sha256"] else { return try recordSHA(dir) }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: weights.path)
+        let stamp = "\((attributes?[.size] as? Int) ?? -1):\(((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970) ?? 0)"
+        if record["verified_stamp"] == stamp { return recorded }
+        let actual = try ModelFetch.sha256Hex(of: weights)
+        guard actual == recorded else {
+            throw WorkbenchError.failed("\(weights.path): sha256 \(actual.prefix(16))… differs from the recorded \(recorded.prefix(16))…: the file changed after it was installed; run `cdam model fetch` (or import the model again)")
+        }
+        record["verified_stamp"] = stamp
+        if let data = try? JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]) {
+            try? data.write(to: dir.appendingPathComponent("cdam-model.json"), options: .atomic)
+        }
+        return recorded
     }
 
     /// Computes the weights' sha256 and records it, for models copied in by hand.
