@@ -2,7 +2,8 @@ import Foundation
 
 /// A read-only safetensors file: an 8-byte header length, a JSON header, then raw tensor data.
 ///
-/// The file is memory-mapped; tensors are converted to `Float` (from F32, F16 or BF16) on request.
+/// Tensors are read on request with positioned reads and converted to `Float` (from F32, F16 or BF16):
+/// unlike a memory map, the file's pages do not stay resident beside the converted weights.
 public final class SafetensorsFile {
     public struct Entry: Sendable {
         public var dtype: String
@@ -16,7 +17,7 @@ public final class SafetensorsFile {
     public let entries: [String: Entry]
     /// Free-form `__metadata__` strings.
     public let metadata: [String: String]
-    private let data: Data
+    private let handle: FileHandle
     private let dataStart: Int
 
     /// Opens and validates a safetensors file: every entry's dtype, shape and byte range must agree.
@@ -24,22 +25,30 @@ public final class SafetensorsFile {
     public init(url: URL) throws {
         self.url = url
         guard FileManager.default.fileExists(atPath: url.path) else { throw ModelError.missingFile(url.path) }
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw ModelError.badSafetensors(url.path, "cannot read (\(error.localizedDescription))")
-        }
         let fail = { (why: String) in ModelError.badSafetensors(url.path, why) }
-        guard data.count >= 8 else { throw fail("file is \(data.count) bytes, shorter than its header") }
-        let headerLength = data.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard headerLength > 1, headerLength <= 100_000_000, 8 + headerLength <= data.count else {
-            throw fail("header length \(headerLength) does not fit a \(data.count)-byte file (truncated?)")
+        let handle: FileHandle
+        let fileSize: Int
+        do {
+            handle = try FileHandle(forReadingFrom: url)
+            fileSize = Int(try handle.seekToEnd())
+            try handle.seek(toOffset: 0)
+        } catch {
+            throw fail("cannot read (\(error.localizedDescription))")
         }
-        guard let json = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength))),
+        guard fileSize >= 8, let prefix = try? handle.read(upToCount: 8), prefix.count == 8 else {
+            throw fail("file is \(fileSize) bytes, shorter than its header")
+        }
+        let headerLength = prefix.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        guard headerLength > 1, headerLength <= 100_000_000, 8 + headerLength <= fileSize else {
+            throw fail("header length \(headerLength) does not fit a \(fileSize)-byte file (truncated?)")
+        }
+        guard let headerData = try? handle.read(upToCount: headerLength), headerData.count == headerLength,
+              let json = try? JSONSerialization.jsonObject(with: headerData),
               let header = json as? [String: Any] else {
             throw fail("header is not a JSON object")
         }
         let dataStart = 8 + headerLength
-        let dataLength = data.count - dataStart
+        let dataLength = fileSize - dataStart
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in header {
@@ -67,9 +76,11 @@ public final class SafetensorsFile {
         }
         self.entries = entries
         self.metadata = metadata
-        self.data = data
+        self.handle = handle
         self.dataStart = dataStart
     }
+
+    deinit { try? handle.close() }
 
     static func byteSize(_ dtype: String) -> Int? {
         switch dtype {
@@ -84,8 +95,18 @@ public final class SafetensorsFile {
         guard let e = entries[name] else { throw ModelError.missingTensor(name, expected: []) }
         let count = e.shape.reduce(1, *)
         var out = [Float](repeating: 0, count: count)
-        data.withUnsafeBytes { raw in
-            let base = raw.baseAddress! + dataStart + e.start
+        let bytes: Data
+        do {
+            try handle.seek(toOffset: UInt64(dataStart + e.start))
+            bytes = try handle.read(upToCount: e.end - e.start) ?? Data()
+        } catch {
+            throw ModelError.badSafetensors(url.path, "cannot read tensor '\(name)' (\(error.localizedDescription))")
+        }
+        guard bytes.count == e.end - e.start else {
+            throw ModelError.badSafetensors(url.path, "tensor '\(name)' is cut short: the file changed while being read")
+        }
+        bytes.withUnsafeBytes { raw in
+            let base = raw.baseAddress!
             out.withUnsafeMutableBufferPointer { dst in
                 switch e.dtype {
                 case "F32":
