@@ -34,8 +34,12 @@ public struct DecodeOptions: Sendable {
 
 /// A decoded image, the format its bytes were in, and what the decoder warned about.
 public struct DecodedImage: Sendable {
+    /// The pixels, upright when orientation was applied.
     public var image: RGBImage
+    /// The format found in the bytes (not the file name's).
     public var format: ImageFormat
+    /// One-line warnings, each beginning with the file's name (damaged data that was
+    /// accepted, an animation reduced to its first frame).
     public var warnings: [String]
     /// The EXIF orientation found (1 to 8; 1 when absent), whether or not it was applied.
     public var orientation: Int = 1
@@ -82,7 +86,9 @@ public struct ImageError: Error, CustomStringConvertible, Equatable {
         }
     }
 
+    /// The file (or the name given to `decodeImage(data:name:options:)`).
     public var path: String
+    /// What is wrong with it.
     public var reason: Reason
 
     /// An error about the file at `path`.
@@ -91,6 +97,7 @@ public struct ImageError: Error, CustomStringConvertible, Equatable {
         self.reason = reason
     }
 
+    /// One line: the path, what is wrong, what to do.
     public var description: String {
         let text: String
         switch reason {

@@ -4,7 +4,9 @@ import Foundation
 
 /// An image could not be encoded; `description` is one line.
 public struct ImageEncodeError: Error, CustomStringConvertible {
+    /// The library's message.
     public var message: String
+    /// One line saying that encoding failed and why.
     public var description: String { "cannot encode the image: \(message)" }
 }
 

@@ -20,10 +20,12 @@ public struct HeatmapStyle: Sendable, Equatable {
         case bilinear
     }
 
+    /// How scores are brought to -1...1.
     public var scaling: Scaling
     /// Clip scores at this lower quantile and at 1 minus it before scaling (0.001 clips at
     /// 0.1% / 99.9%), so a few extreme patches do not wash out the rest; nil: no clipping.
     public var clipQuantile: Float?
+    /// How the patch grid is stretched to pixels.
     public var upsampling: Upsampling
 
     /// A style; the default is symmetric, unclipped, nearest.

@@ -78,6 +78,8 @@ public func resizeBicubic(_ image: RGBImage, width: Int, height: Int,
                           passOrder: ResizePassOrder = .pillow13) -> RGBImage {
     precondition(width > 0 && height > 0, "resizeBicubic: target \(width) x \(height)")
     if width == image.width && height == image.height { return image }
+    // Nothing to sample: Pillow refuses empty images; black keeps callers simple.
+    if image.width == 0 || image.height == 0 { return RGBImage(width: width, height: height) }
     let needHorizontal = width != image.width, needVertical = height != image.height
     let shrinkY = image.height - height, shrinkX = image.width - width
     let verticalFirst = passOrder == .pillow13 && shrinkY > 0 && shrinkY > 2 * shrinkX
