@@ -65,6 +65,6 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: v5),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"], swiftSettings: v5),
-        .testTarget(name: "CLITests", dependencies: [], swiftSettings: v5),
+        .testTarget(name: "CLITests", dependencies: [], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )
