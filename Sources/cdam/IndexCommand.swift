@@ -37,7 +37,7 @@ struct IndexCommand: AsyncParsableCommand {
         try await runReportingErrors {
             let store = try Store.open(at: homeOptions.databaseURL)
             let embedder = try libraryEmbedder(homeOptions, modelOptions, preprocess)
-            let progress = ProgressLine()
+            let progress = LibraryProgressLine()
             let report = try indexImages(directory: URL(fileURLWithPath: directory), collection: collection,
                                          embedder: embedder, store: store, batchSize: batchSize, progress: progress.update)
             progress.finish()
@@ -53,16 +53,14 @@ struct IndexCommand: AsyncParsableCommand {
 }
 
 /// The embedder of the commands that embed (index, concept define/sync/import).
-///
-/// Not wired yet: replace the body with `try openEmbedder(home:model:size:crop:allowTruncated:)` once the
-/// real embedder (Sources/Workbench/RealEmbedder.swift) is in main.
 func libraryEmbedder(_ home: HomeOptions, _ model: ModelOptions, _ preprocess: PreprocessOptions) throws -> ImageEmbedder {
-    _ = try preprocess.parsedSize()
-    throw WorkbenchError.failed("embedding is not wired into this build yet (openEmbedder is missing); commands that only read the database work")
+    let (height, width) = try preprocess.parsedSize()
+    return try openEmbedder(home: home.resolvedHome, model: model.model, height: height, width: width,
+                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated)
 }
 
 /// A progress counter on stderr, shown only when stderr is a terminal (INTERFACE.md).
-final class ProgressLine {
+final class LibraryProgressLine {
     private let enabled = stderrIsTerminal
     private var shown = false
 
