@@ -67,20 +67,36 @@ public final class Store: @unchecked Sendable {
     /// The identifiers of the migrations this build knows, in order (files `migrations/NNNN_*.sql`).
     public static var migrationIdentifiers: [String] { embeddedMigrations.map(\.id) }
 
+    /// Applies the migrations not yet recorded in `schema_migrations`, each in its own IMMEDIATE transaction
+    /// that first re-reads the record: two processes opening a fresh database at once cannot both apply one
+    /// (GRDB's DatabaseMigrator reads the record outside its transaction, which races).
     private func migrate() throws {
-        var migrator = DatabaseMigrator()
-        for migration in embeddedMigrations {
-            let sql = migration.sql
-            migrator.registerMigration(migration.id) { db in try db.execute(sql: sql) }
-        }
         let known = Set(Store.migrationIdentifiers)
-        let applied: [String] = try writer.read { db in
-            guard try db.tableExists("grdb_migrations") else { return [] }
-            return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+        try writer.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS schema_migrations (identifier TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL) STRICT")
+                return .commit
+            }
+            let applied = try String.fetchAll(db, sql: "SELECT identifier FROM schema_migrations")
+            let unknown = applied.filter { !known.contains($0) }.sorted()
+            if !unknown.isEmpty { throw StoreError.newerSchema(path: path, unknown: unknown) }
+            for migration in embeddedMigrations {
+                try db.inTransaction(.immediate) {
+                    let done = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE identifier = ?)",
+                                                 arguments: [migration.id]) ?? false
+                    if !done {
+                        try db.execute(sql: migration.sql)
+                        try db.execute(sql: "INSERT INTO schema_migrations(identifier, applied_at) VALUES (?, ?)",
+                                       arguments: [migration.id, Store.now()])
+                        let violations = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+                        if !violations.isEmpty {
+                            throw StoreError.sqlite(path: path, message: "migration \(migration.id) leaves \(violations.count) foreign key violations")
+                        }
+                    }
+                    return .commit
+                }
+            }
         }
-        let unknown = applied.filter { !known.contains($0) }.sorted()
-        if !unknown.isEmpty { throw StoreError.newerSchema(path: path, unknown: unknown) }
-        try migrator.migrate(writer)
     }
 
     // MARK: - Access helpers
@@ -107,6 +123,19 @@ public final class Store: @unchecked Sendable {
             let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
             problems += fk.map { "foreign key violation in \($0[0] as String? ?? "?") row \($0[1] as Int64? ?? -1)" }
             return problems.isEmpty ? ["ok"] : problems
+        }
+    }
+
+    /// The number of rows of every table of the schema, by table name (a health check for tests and tools).
+    /// - Throws: `StoreError` on a database failure.
+    public func rowCounts() throws -> [String: Int] {
+        try read { db in
+            var counts: [String: Int] = [:]
+            for table in ["meta", "models", "images", "image_paths", "embeddings", "concepts", "concept_examples",
+                          "collections", "collection_images"] {
+                counts[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
+            }
+            return counts
         }
     }
 

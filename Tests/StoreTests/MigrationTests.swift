@@ -28,11 +28,11 @@ import Testing
                       "image_paths", "images", "meta", "models"] {
             #expect(tables.contains(table))
         }
-        let applied = try fixture.store.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
+        let applied = try fixture.store.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM schema_migrations ORDER BY identifier") }
         #expect(applied == Store.migrationIdentifiers)
         // Every table of ours is STRICT and foreign keys are enforced.
         let strict = try fixture.store.read { db in
-            try Row.fetchAll(db, sql: "PRAGMA table_list").filter { ($0["name"] as String).hasPrefix("grdb") == false && ($0["type"] as String) == "table" && !($0["name"] as String).hasPrefix("sqlite_") }
+            try Row.fetchAll(db, sql: "PRAGMA table_list").filter { ($0["type"] as String) == "table" && !($0["name"] as String).hasPrefix("sqlite_") }
                 .map { ($0["name"] as String, $0["strict"] as Int) }
         }
         #expect(!strict.isEmpty && strict.allSatisfy { $0.1 == 1 }, "\(strict)")
@@ -58,7 +58,7 @@ import Testing
         let url = dir.url.appendingPathComponent("cdam.sqlite")
         let store = try Store.open(at: url)
         try store.write { db in
-            try db.execute(sql: "INSERT INTO grdb_migrations(identifier) VALUES ('9999_future')")
+            try db.execute(sql: "INSERT INTO schema_migrations(identifier, applied_at) VALUES ('9999_future', 'now')")
         }
         #expect {
             try Store.open(at: url)
@@ -89,5 +89,22 @@ import Testing
         #expect {
             try Store.open(at: url)
         } throws: { error in "\(error)".hasPrefix(url.path) && "\(error)".contains("cannot open") }
+    }
+}
+
+@Suite struct ConcurrentOpenTests {
+    /// Many connections opening one fresh file at once: the schema is applied exactly once.
+    @Test func manyStoresOpeningAFreshFileAgree() async throws {
+        let dir = TempDir()
+        let url = dir.url.appendingPathComponent("race.sqlite")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask { _ = try Store.open(at: url) }
+            }
+            try await group.waitForAll()
+        }
+        let store = try Store.open(at: url)
+        #expect(try store.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM schema_migrations") } == Store.migrationIdentifiers)
+        #expect(try store.integrityCheck() == ["ok"])
     }
 }
