@@ -1,6 +1,8 @@
 import Attribution
 import Concepts
 import Foundation
+import Imaging
+import Store
 import TensorMath
 import ViT
 
@@ -112,5 +114,52 @@ public enum Benchmarks {
         let flops = forwardFLOPs(model.config, gridHeight: size / p, gridWidth: size / p) * Double(scorer.count - 1)
         return BenchmarkFigure(name: "tam \(size)x\(size) batch \(batch)", milliseconds: ms, unit: "image",
                                gflops: flops / ms / 1e6, detail: "\(scorer.count - 1) ablated passes")
+    }
+}
+
+extension Benchmarks {
+    /// Decode + preprocess throughput (one thread), the same code path as `embed`.
+    public static func imaging(_ files: [URL], size: Int) -> BenchmarkFigure {
+        let (seconds, failures) = benchmarkDecodePreprocess(paths: files, size: size)
+        return BenchmarkFigure(name: "decode + preprocess \(size)x\(size), 1 thread", milliseconds: seconds * 1000 / Double(max(files.count, 1)),
+                               unit: "image", gflops: nil,
+                               detail: String(format: "%.1f images/s over %d files, %d failed", Double(files.count) / seconds, files.count, failures))
+    }
+
+    /// Indexing (decode, preprocess, embed, store) against embedding alone on the same files: the store's overhead.
+    public static func indexing(_ files: [URL], embedder: ModelEmbedder, database: URL) throws -> [BenchmarkFigure] {
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = embedder.embed(files)
+        let embedOnly = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        try? FileManager.default.removeItem(at: database)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cdam-bench-index-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (i, f) in files.enumerated() {
+            try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent("\(i)-" + f.lastPathComponent), withDestinationURL: f)
+        }
+        let store = try Store.open(at: database)
+        let start2 = DispatchTime.now().uptimeNanoseconds
+        _ = try indexImages(directory: folder, collection: "bench", embedder: embedder, store: store)
+        let indexing = Double(DispatchTime.now().uptimeNanoseconds - start2) / 1e6
+        let n = Double(files.count)
+        return [
+            BenchmarkFigure(name: "embed only (decode, preprocess, forward)", milliseconds: embedOnly / n, unit: "image", gflops: nil,
+                            detail: String(format: "%.1f images/s", n / embedOnly * 1000)),
+            BenchmarkFigure(name: "index (embed + SQLite)", milliseconds: indexing / n, unit: "image", gflops: nil,
+                            detail: String(format: "%.1f images/s, storage overhead %+.1f%%", n / indexing * 1000, (indexing / embedOnly - 1) * 100)),
+        ]
+    }
+
+    /// Search over `count` synthetic stored embeddings: loading the matrix (a cold process's cost) and warm searches.
+    public static func search(database: URL, count: Int) throws -> [BenchmarkFigure] {
+        let r = try benchmarkSearch(databaseURL: database, count: count)
+        return [
+            BenchmarkFigure(name: "search: open + load \(count) embeddings", milliseconds: r.loadSeconds * 1000, unit: "run", gflops: nil,
+                            detail: "what a fresh process pays before its first search"),
+            BenchmarkFigure(name: "search: first search in a fresh store", milliseconds: r.firstSearchSeconds * 1000, unit: "run", gflops: nil, detail: nil),
+            BenchmarkFigure(name: "search: warm, top \(r.top) of \(count)", milliseconds: r.warmMedianSeconds * 1000, unit: "search", gflops: nil,
+                            detail: String(format: "median of %d, best %.1f ms", r.repeats, r.warmBestSeconds * 1000)),
+        ]
     }
 }

@@ -8,11 +8,13 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the numeric core on the installed model (speed, peak memory).",
         discussion: """
         Suites: sgemm (the BLAS rate), forward (embedding throughput), cdam (maps for 1 and 32 targets),
-        rp, tam, or all. Run one suite per process to read its peak memory. scripts/bench.sh runs every
-        suite beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
+        rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and
+        without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file).
+        Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the
+        PyTorch reference (scripts/reference/bench_torch.py) in the same run.
         """)
 
-    @Argument(help: "sgemm | forward | cdam | rp | tam | all")
+    @Argument(help: "sgemm | forward | cdam | rp | tam | all | imaging | index | search")
     var suite: String = "all"
 
     @Option(help: "Input side in pixels (a multiple of the patch size).")
@@ -24,13 +26,19 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Repetitions (the median is reported).")
     var repeats: Int = 5
 
+    @Option(help: ArgumentHelp("Photos for the imaging and index suites.", valueName: "dir"))
+    var images: String?
+
+    @Option(help: "Stored embeddings for the search suite.")
+    var count: Int = 100_000
+
     @OptionGroup var homeOptions: HomeOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
-            let known = ["sgemm", "forward", "cdam", "rp", "tam", "all"]
+            let known = ["sgemm", "forward", "cdam", "rp", "tam", "all", "imaging", "index", "search"]
             guard known.contains(suite) else { throw WorkbenchError.usage("unknown suite '\(suite)'; one of \(known.joined(separator: ", "))") }
             var figures: [BenchmarkFigure] = []
             let report = { (f: BenchmarkFigure) in
@@ -41,7 +49,21 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             }
             if suite == "sgemm" || suite == "all" { Benchmarks.sgemm(repeats: repeats).forEach(report) }
-            if suite != "sgemm" {
+            if suite == "imaging" || suite == "index" {
+                guard let images else { throw WorkbenchError.usage("the \(suite) suite needs --images DIR") }
+                let files = try ImageInput.expand([images])
+                if suite == "imaging" {
+                    report(Benchmarks.imaging(files, size: size))
+                } else {
+                    let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: size, width: size,
+                                                    crop: false, allowTruncated: false)
+                    let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-index.sqlite")
+                    try Benchmarks.indexing(files, embedder: embedder, database: db).forEach(report)
+                }
+            } else if suite == "search" {
+                let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-search.sqlite")
+                try Benchmarks.search(database: db, count: count).forEach(report)
+            } else if suite != "sgemm" {
                 let model = try ModelRegistry(home: homeOptions.resolvedHome).load(modelOptions.model).transformer
                 if suite == "forward" || suite == "all" {
                     report(try Benchmarks.forward(model, size: size, batch: 1, repeats: repeats))
