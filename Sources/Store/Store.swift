@@ -72,6 +72,17 @@ public final class Store: @unchecked Sendable {
     /// (GRDB's DatabaseMigrator reads the record outside its transaction, which races).
     private func migrate() throws {
         let known = Set(Store.migrationIdentifiers)
+        // The usual case, an up-to-date file, needs no write lock: commands that only read never wait
+        // for an indexing process's commit.
+        let recorded: [String]? = try writer.read { db in
+            guard try db.tableExists("schema_migrations") else { return nil }
+            return try String.fetchAll(db, sql: "SELECT identifier FROM schema_migrations")
+        }
+        if let recorded {
+            let unknown = recorded.filter { !known.contains($0) }.sorted()
+            if !unknown.isEmpty { throw StoreError.newerSchema(path: path, unknown: unknown) }
+            if Set(recorded) == known { return }
+        }
         try writer.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
                 try db.execute(sql: "CREATE TABLE IF NOT EXISTS schema_migrations (identifier TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL) STRICT")
