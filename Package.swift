@@ -19,14 +19,13 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
-        // System libraries.
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // System libraries (OpenBLAS is loaded at run time: see TensorMath/BLAS.swift).
         .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"),
                                  .linkedLibrary("webp"), .linkedLibrary("webpdemux")]),
 
         // Tensor math: BLAS-backed matrix products and the elementwise kernels.
-        .target(name: "TensorMath", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "TensorMath", swiftSettings: fast),
         // The Vision Transformer: config, weights, forward pass, checkpoint conversion.
         .target(name: "ViT", dependencies: [
             "TensorMath",

@@ -68,12 +68,12 @@ extension VisionTransformer {
         // q, k, v = T Wq^T + bq, ...: one product for all three, or k|v for all rows plus q for CLS rows.
         fillRows(c.qkv.ptr, rows: rows, n: 3 * d, bias: w.qkvBias.ptr)
         if clsOnly {
-            BLAS.gemm(transB: true, m: rows, n: 2 * d, k: d, a: c.norm1Out.ptr, lda: d,
+            BLAS.parallelGemm(transB: true, m: rows, n: 2 * d, k: d, a: c.norm1Out.ptr, lda: d,
                       b: w.qkvWeight.ptr + d * d, ldb: d, beta: 1, c: c.qkv.ptr + d, ldc: 3 * d)
             BLAS.gemm(transB: true, m: b, n: d, k: d, a: c.norm1Out.ptr, lda: n * d,
                       b: w.qkvWeight.ptr, ldb: d, beta: 1, c: c.qkv.ptr, ldc: n * 3 * d)
         } else {
-            BLAS.gemm(transB: true, m: rows, n: 3 * d, k: d, a: c.norm1Out.ptr, lda: d,
+            BLAS.parallelGemm(transB: true, m: rows, n: 3 * d, k: d, a: c.norm1Out.ptr, lda: d,
                       b: w.qkvWeight.ptr, ldb: d, beta: 1, c: c.qkv.ptr, ldc: 3 * d)
         }
 
@@ -81,7 +81,6 @@ extension VisionTransformer {
         // single-threaded products: at (N x d) x (d x N) OpenBLAS's own threads cost more than they give.
         let scale = 1 / Float(hd).squareRoot()
         let qkv = c.qkv.ptr, probs = c.probs.ptr, attnOut = c.attnOut.ptr
-        BLAS.setThreads(1)
         DispatchQueue.concurrentPerform(iterations: b * heads) { i in
             let img = i / heads, h = i % heads
             let base = qkv + img * n * 3 * d + h * hd
@@ -91,11 +90,10 @@ extension VisionTransformer {
             BLAS.gemm(m: nq, n: hd, k: n, a: p, lda: n, b: base + 2 * d, ldb: 3 * d,
                       c: attnOut + img * nq * d + h * hd, ldc: d)
         }
-        BLAS.setThreads(Parallel.cores)
 
         // x1 = x + ls1 * (o Wproj^T + bproj)
         fillRows(c.residual1.ptr, rows: qrows, n: d, bias: w.projBias.ptr)
-        BLAS.gemm(transB: true, m: qrows, n: d, k: d, a: c.attnOut.ptr, lda: d, b: w.projWeight.ptr, ldb: d,
+        BLAS.parallelGemm(transB: true, m: qrows, n: d, k: d, a: c.attnOut.ptr, lda: d, b: w.projWeight.ptr, ldb: d,
                   beta: 1, c: c.residual1.ptr, ldc: d)
         for r in 0..<qrows {
             let xr = x.ptr + c.tokenRow(ofQueryRow: r) * d, o = c.residual1.ptr + r * d
@@ -106,12 +104,12 @@ extension VisionTransformer {
         layerNormForward(c.residual1.ptr, rows: qrows, width: d, weight: w.norm2Weight.ptr, bias: w.norm2Bias.ptr,
                          eps: config.layerNormEps, out: c.norm2Out.ptr, mean: c.norm2Mean.ptr, rstd: c.norm2Rstd.ptr)
         fillRows(c.fc1Pre.ptr, rows: qrows, n: m, bias: w.fc1Bias.ptr)
-        BLAS.gemm(transB: true, m: qrows, n: m, k: d, a: c.norm2Out.ptr, lda: d, b: w.fc1Weight.ptr, ldb: d,
+        BLAS.parallelGemm(transB: true, m: qrows, n: m, k: d, a: c.norm2Out.ptr, lda: d, b: w.fc1Weight.ptr, ldb: d,
                   beta: 1, c: c.fc1Pre.ptr, ldc: m)
         c.fc1Act.ptr.update(from: c.fc1Pre.ptr, count: qrows * m)
         geluForward(c.fc1Act.ptr, count: qrows * m)
         fillRows(c.output.ptr, rows: qrows, n: d, bias: w.fc2Bias.ptr)
-        BLAS.gemm(transB: true, m: qrows, n: d, k: m, a: c.fc1Act.ptr, lda: m, b: w.fc2Weight.ptr, ldb: m,
+        BLAS.parallelGemm(transB: true, m: qrows, n: d, k: m, a: c.fc1Act.ptr, lda: m, b: w.fc2Weight.ptr, ldb: m,
                   beta: 1, c: c.output.ptr, ldc: d)
         for r in 0..<qrows {
             let x1 = c.residual1.ptr + r * d, o = c.output.ptr + r * d

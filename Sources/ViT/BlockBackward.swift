@@ -29,11 +29,11 @@ extension VisionTransformer {
         let dY = FloatBuffer(uninitialized: qrows * d)
         for r in 0..<qrows { for j in 0..<d { dY.ptr[r * d + j] = dOutput.ptr[r * d + j] * w.layerScale2[j] } }
         let dAct = FloatBuffer(uninitialized: qrows * m)
-        BLAS.gemm(m: qrows, n: m, k: d, a: dY.ptr, lda: d, b: w.fc2Weight.ptr, ldb: m, c: dAct.ptr, ldc: m)
+        BLAS.parallelGemm(m: qrows, n: m, k: d, a: dY.ptr, lda: d, b: w.fc2Weight.ptr, ldb: m, c: dAct.ptr, ldc: m)
         let dPre = FloatBuffer(uninitialized: qrows * m)
         geluBackward(c.fc1Pre.ptr, dOut: dAct.ptr, dInput: dPre.ptr, count: qrows * m)
         let dNorm2 = FloatBuffer(uninitialized: qrows * d)
-        BLAS.gemm(m: qrows, n: d, k: m, a: dPre.ptr, lda: m, b: w.fc1Weight.ptr, ldb: d, c: dNorm2.ptr, ldc: d)
+        BLAS.parallelGemm(m: qrows, n: d, k: m, a: dPre.ptr, lda: m, b: w.fc1Weight.ptr, ldb: d, c: dNorm2.ptr, ldc: d)
         layerNormBackward(c.residual1.ptr, rows: qrows, width: d, weight: w.norm2Weight.ptr,
                           mean: c.norm2Mean.ptr, rstd: c.norm2Rstd.ptr, dOut: dNorm2.ptr, dInput: dx1.ptr)
 
@@ -41,7 +41,7 @@ extension VisionTransformer {
         let dProj = FloatBuffer(uninitialized: qrows * d)
         for r in 0..<qrows { for j in 0..<d { dProj.ptr[r * d + j] = dx1.ptr[r * d + j] * w.layerScale1[j] } }
         let dO = FloatBuffer(uninitialized: qrows * d)
-        BLAS.gemm(m: qrows, n: d, k: d, a: dProj.ptr, lda: d, b: w.projWeight.ptr, ldb: d, c: dO.ptr, ldc: d)
+        BLAS.parallelGemm(m: qrows, n: d, k: d, a: dProj.ptr, lda: d, b: w.projWeight.ptr, ldb: d, c: dO.ptr, ldc: d)
 
         // Attention, per image and head: dP = dO v^T, dv = P^T dO, dS = softmax'(dP) * scale, dq = dS k, dk = dS^T q.
         let dqkv = FloatBuffer(count: rows * 3 * d)
@@ -49,7 +49,6 @@ extension VisionTransformer {
         let dScores = FloatBuffer(uninitialized: b * heads * nq * n)
         let scale = 1 / Float(hd).squareRoot()
         let qkv = c.qkv.ptr, probs = c.probs.ptr, dOp = dO.ptr, dq = dqkv.ptr, dPp = dProbs.ptr, dSp = dScores.ptr
-        BLAS.setThreads(1)
         DispatchQueue.concurrentPerform(iterations: b * heads) { i in
             let img = i / heads, h = i % heads
             let base = qkv + img * n * 3 * d + h * hd, dbase = dq + img * n * 3 * d + h * hd
@@ -63,11 +62,10 @@ extension VisionTransformer {
             BLAS.gemm(transA: true, m: n, n: hd, k: nq, alpha: scale, a: ds, lda: n, b: base, ldb: 3 * d,
                       c: dbase + d, ldc: 3 * d)
         }
-        BLAS.setThreads(Parallel.cores)
 
         // T -> q|k|v: dT = dqkv Wqkv
         let dT = FloatBuffer(uninitialized: rows * d)
-        BLAS.gemm(m: rows, n: d, k: 3 * d, a: dqkv.ptr, lda: 3 * d, b: w.qkvWeight.ptr, ldb: d, c: dT.ptr, ldc: d)
+        BLAS.parallelGemm(m: rows, n: d, k: 3 * d, a: dqkv.ptr, lda: 3 * d, b: w.qkvWeight.ptr, ldb: d, c: dT.ptr, ldc: d)
 
         // x -> norm1 -> T, plus the residual into the query rows.
         let dInput = FloatBuffer(count: rows * d)

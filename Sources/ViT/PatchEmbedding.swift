@@ -33,7 +33,7 @@ extension VisionTransformer {
             for r in 1..<n { (t + r * d).update(from: weights.patchBias.ptr, count: d) }
             for i in 0..<(n * d) { t[i] += pos.ptr[i] }
             // tokens[1:] += patches @ Wpatch^T
-            BLAS.gemm(transB: true, m: gh * gw, n: d, k: k, a: patches.ptr + img * gh * gw * k, lda: k,
+            BLAS.parallelGemm(transB: true, m: gh * gw, n: d, k: k, a: patches.ptr + img * gh * gw * k, lda: k,
                       b: weights.patchWeight.ptr, ldb: k, beta: 1, c: t + d, ldc: d)
         }
         return tokens

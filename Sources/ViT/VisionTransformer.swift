@@ -69,7 +69,6 @@ public final class VisionTransformer {
     public init(config: ViTConfiguration, weights: ViTWeights) {
         self.config = config
         self.weights = weights
-        BLAS.setThreads(Parallel.cores)
     }
 
     /// Loads `config.json` and `model.safetensors` from a HuggingFace-layout model directory.

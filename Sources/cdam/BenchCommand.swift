@@ -45,7 +45,7 @@ struct BenchCommand: AsyncParsableCommand {
                 figures.append(f)
                 if !output.json {
                     let rate = f.gflops.map { String(format: "  %7.1f GFLOP/s", $0) } ?? ""
-                    print(f.name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: " %10.2f ms/", f.milliseconds) + f.unit + rate + (f.detail.map { "  (\($0))" } ?? ""))
+                    print(f.name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: " %10.2f ms/", f.milliseconds) + f.unit + (f.best.map { String(format: " (best %.2f)", $0) } ?? "") + rate + (f.detail.map { "  (\($0))" } ?? ""))
                 }
             }
             if suite == "sgemm" || suite == "all" { Benchmarks.sgemm(repeats: repeats).forEach(report) }
