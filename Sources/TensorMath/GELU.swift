@@ -1,13 +1,18 @@
 // GELU with erf (Hendrycks & Gimpel 2016), the exact form DINOv2 and ViT use.
 
-/// x = 0.5 x (1 + erf(x / sqrt 2)), in place, over `count` floats.
-public func geluForward(_ x: UnsafeMutablePointer<Float>, count: Int) {
+/// out = 0.5 x (1 + erf(x / sqrt 2)) over `count` floats (`out` may be `x`).
+public func geluForward(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
     parallelRanges(count, chunks: count >= 65_536 ? Parallel.cores : 1) { range in
         for i in range {
             let v = x[i]
-            x[i] = 0.5 * v * (1 + fastErf(v * 0.707_106_78))
+            out[i] = 0.5 * v * (1 + fastErf(v * 0.707_106_78))
         }
     }
+}
+
+/// x = 0.5 x (1 + erf(x / sqrt 2)), in place.
+public func geluForward(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    geluForward(UnsafePointer(x), out: x, count: count)
 }
 
 /// dInput = dOut * GELU'(input), where `input` is the pre-activation.

@@ -26,7 +26,8 @@ public func simdMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = raw.loadUnaligned(as: SIMD8<Float>.self)
         i = 8
         while i + 8 <= n {
-            acc = pointwiseMax(acc, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            acc.replace(with: v, where: v .> acc)
             i += 8
         }
         m = acc.max()

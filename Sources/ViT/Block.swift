@@ -106,8 +106,7 @@ extension VisionTransformer {
         fillRows(c.fc1Pre.ptr, rows: qrows, n: m, bias: w.fc1Bias.ptr)
         BLAS.parallelGemm(transB: true, m: qrows, n: m, k: d, a: c.norm2Out.ptr, lda: d, b: w.fc1Weight.ptr, ldb: d,
                   beta: 1, c: c.fc1Pre.ptr, ldc: m)
-        c.fc1Act.ptr.update(from: c.fc1Pre.ptr, count: qrows * m)
-        geluForward(c.fc1Act.ptr, count: qrows * m)
+        geluForward(c.fc1Pre.ptr, out: c.fc1Act.ptr, count: qrows * m)
         fillRows(c.output.ptr, rows: qrows, n: d, bias: w.fc2Bias.ptr)
         BLAS.parallelGemm(transB: true, m: qrows, n: d, k: m, a: c.fc1Act.ptr, lda: m, b: w.fc2Weight.ptr, ldb: m,
                   beta: 1, c: c.output.ptr, ldc: d)
