@@ -41,7 +41,7 @@ for suite in ["sgemm", "forward", "cdam224", "cdam448", "rp", "tam"]:
     doc = load(suite + ".json")
     for f in doc["figures"]:
         cdam[f["name"]] = (f, doc["peakRSSMegabytes"])
-torch = {r["measure"]: r for r in (load("torch.json") or {}).get("rows", [])}
+torch = {r["measure"]: r for r in (load("torch.json") or {}).get("results", [])}
 def c(name): return cdam.get(name, (None, None))
 def t(name): return torch.get(name)
 rows = [
@@ -64,7 +64,8 @@ for label, (fig, rss), kind, ref in rows:
     theirs = ref["median"] if ref else None
     ratio = "" if theirs is None else (f"{ours / theirs:6.2f}x" if kind == "gflops" else f"{theirs / ours:6.2f}x")
     trss = f"{ref['phase_peak_rss_mb']:6.0f} MB" if ref and "phase_peak_rss_mb" in ref else ""
-    print(f"{label:44} {ours:10.1f} {(f'{theirs:10.1f}' if theirs else '':>10)} {ratio:>7}   {rss:5.0f} MB {trss:>9}")
+    theirs_text = f"{theirs:10.1f}" if theirs else ""
+    print(f"{label:44} {ours:10.1f} {theirs_text:>10} {ratio:>7}   {rss:5.0f} MB {trss:>9}")
 fwd1 = c("forward 224x224 batch 1")[0]; fwd8 = c("forward 224x224 batch 8")[0]; k32 = c("cdam 224x224, 32 targets")[0]
 sg = c("sgemm 2056x1536x384 (batch-8 fc1 shape)")[0]
 if fwd8 and sg:

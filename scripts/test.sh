@@ -9,6 +9,9 @@ bash scripts/setup.sh
 swift build 2>&1 | tail -n 3
 .build/debug/cdam model fetch >&2
 export CI="${CI:-true}"   # the reference tests fail rather than skip when the model is missing
+# The fault tests (kill -9 during `cdam index`, two indexers at once) run the real binary on real photos.
+export CDAM_E2E_HOME="${CDAM_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/cdam}"
+export CDAM_E2E_IMAGES="${CDAM_E2E_IMAGES:-/usr/share/doc/opencv-doc/examples/data}"
 log="$(mktemp)"
 set +e +o pipefail
 swift test 2>&1 | tee "$log" | grep -vE '^(\[[0-9]+/[0-9]+\]|◇ |✔ Test .*(passed|started))'

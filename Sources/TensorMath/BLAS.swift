@@ -78,22 +78,22 @@ public enum BLAS {
                       b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// The same product with its rows split over all cores, one single-threaded OpenBLAS call per core.
+    /// The same product on all cores, through OpenBLAS's own threads.
     ///
-    /// OpenBLAS's own threads spin after each call and then compete with the attention heads that
-    /// run on Dispatch's threads; splitting the rows ourselves keeps exactly one thread per core busy.
+    /// Products inside already-parallel loops (the attention heads) stay on one thread each: OpenBLAS
+    /// runs single-threaded except for the duration of this call. Its threaded kernels beat splitting
+    /// the rows ourselves at the model's shapes (k = 384: each half would pack the weights again).
     public static func parallelGemm(transA: Bool = false, transB: Bool = false,
                                     m: Int, n: Int, k: Int, alpha: Float = 1,
                                     a: UnsafePointer<Float>, lda: Int,
                                     b: UnsafePointer<Float>, ldb: Int,
                                     beta: Float = 0,
                                     c: UnsafeMutablePointer<Float>, ldc: Int) {
-        precondition(!transA, "parallelGemm splits the rows of a non-transposed A")
-        let chunks = m >= 64 ? Parallel.cores : 1
-        parallelRanges(m, chunks: chunks) { rows in
-            gemm(transB: transB, m: rows.count, n: n, k: k, alpha: alpha, a: a + rows.lowerBound * lda, lda: lda,
-                 b: b, ldb: ldb, beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
-        }
+        let threaded = Parallel.cores > 1 && m * n * k >= 1 << 22
+        if threaded { library.setThreads(Int32(Parallel.cores)) }
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+             beta: beta, c: c, ldc: ldc)
+        if threaded { library.setThreads(1) }
     }
 
     /// Sets the number of threads OpenBLAS uses for one product.

@@ -59,6 +59,12 @@ public enum Benchmarks {
             let a = FloatBuffer((0..<(m * k)).map { Float($0 % 7) * 0.1 }), b = FloatBuffer((0..<(n * k)).map { Float($0 % 5) * 0.1 })
             let c = FloatBuffer(count: m * n)
             let ms = time(repeats) { BLAS.parallelGemm(transB: true, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: k, c: c.ptr, ldc: n) }
+            if ProcessInfo.processInfo.environment["CDAM_BENCH_OPENBLAS_THREADS"] != nil {
+                BLAS.setThreads(Parallel.cores)
+                let ms2 = time(repeats) { BLAS.gemm(transB: true, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: k, c: c.ptr, ldc: n) }
+                BLAS.setThreads(1)
+                print("  openblas-threaded \(name): \(2 * Double(m * n * k) / ms2 / 1e6) GFLOP/s vs split \(2 * Double(m * n * k) / ms / 1e6)")
+            }
             return BenchmarkFigure(name: name, milliseconds: ms, unit: "product", gflops: 2 * Double(m * n * k) / ms / 1e6,
                                    detail: "\(Parallel.cores) cores, OpenBLAS \(BLAS.core) kernels", best: lastBest)
         }
