@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A heap block of floats with a stable address: the activations and weights of the model.
 ///
 /// Kernels take raw pointers (`ptr`) so the hot loops have no copy-on-write checks;
@@ -6,8 +10,24 @@ public final class FloatBuffer: @unchecked Sendable {
     public let ptr: UnsafeMutablePointer<Float>
     public let count: Int
 
+    /// Keeps freed activation blocks in the heap for reuse. glibc serves blocks over 128 KB with fresh
+    /// mmaps and returns them on free, so every block of every forward pass would fault its pages in again.
+    static let heapTuned: Bool = {
+        #if canImport(Glibc)
+        // mallopt is not in Swift's Glibc module; M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3 (malloc.h).
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+            let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+            _ = mallopt(-3, 512 << 20)
+            _ = mallopt(-1, 1 << 30)
+        }
+        #endif
+        return true
+    }()
+
     /// A zero-filled buffer of `count` floats.
     public init(count: Int) {
+        _ = FloatBuffer.heapTuned
         self.count = count
         ptr = .allocate(capacity: max(count, 1))
         ptr.initialize(repeating: 0, count: max(count, 1))
@@ -15,6 +35,7 @@ public final class FloatBuffer: @unchecked Sendable {
 
     /// A buffer whose contents are undefined until written: for outputs that are filled at once.
     public init(uninitialized count: Int) {
+        _ = FloatBuffer.heapTuned
         self.count = count
         ptr = .allocate(capacity: max(count, 1))
     }
