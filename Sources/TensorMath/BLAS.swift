@@ -24,6 +24,9 @@ public enum BLAS {
         if getenv("OPENBLAS_CORETYPE") == nil, let core = preferredCore() {
             setenv("OPENBLAS_CORETYPE", core, 0)
         }
+        // Idle OpenBLAS threads spin on sched_yield for 2^28 cycles by default, stealing a core from the
+        // attention heads that run between products; 2^4 puts them to sleep at once.
+        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0)
         var handle: UnsafeMutableRawPointer? = nil
         for name in ["libopenblas.so.0", "libopenblas.so"] where handle == nil {
             handle = dlopen(name, RTLD_NOW | RTLD_GLOBAL)
