@@ -62,6 +62,8 @@ for label, (fig, rss), kind, ref in rows:
     if fig is None: continue
     ours = fig["gflops"] if kind == "gflops" else fig["milliseconds"]
     theirs = ref["median"] if ref else None
+    if ref and ref.get("unit") == "s" and kind == "ms":
+        theirs *= 1000
     ratio = "" if theirs is None else (f"{ours / theirs:6.2f}x" if kind == "gflops" else f"{theirs / ours:6.2f}x")
     trss = f"{ref['phase_peak_rss_mb']:6.0f} MB" if ref and "phase_peak_rss_mb" in ref else ""
     theirs_text = f"{theirs:10.1f}" if theirs else ""
