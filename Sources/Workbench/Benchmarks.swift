@@ -148,8 +148,10 @@ extension Benchmarks {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cdam-bench-index-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        // Hard links (copies across file systems): the indexer, like `find`, does not follow symbolic links.
         for (i, f) in files.enumerated() {
-            try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent("\(i)-" + f.lastPathComponent), withDestinationURL: f)
+            let link = folder.appendingPathComponent("\(i)-" + f.lastPathComponent)
+            do { try FileManager.default.linkItem(at: f, to: link) } catch { try FileManager.default.copyItem(at: f, to: link) }
         }
         let store = try Store.open(at: database)
         let start2 = DispatchTime.now().uptimeNanoseconds
