@@ -15,10 +15,7 @@ struct ConceptCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Define (or redefine) a concept from example images and report how good it is.",
             discussion: """
-            Kinds: mean (the paper's: the examples' mean CLS embedding), cosine, and, against a background
-            (--background COLLECTION and/or --negatives DIR): contrast, centred, probe, whitened. Quality:
-            coherence, leave-one-out ranks among the background, and a significance test against
-            --random-concepts random concepts (AUC and p-value).
+            Kinds: mean (the paper's: the examples' mean CLS embedding), cosine, and, against a background (--background COLLECTION and/or --negatives DIR): contrast, centred, probe, whitened. Quality: coherence, leave-one-out ranks among the background, and a significance test against --random-concepts random concepts (AUC and p-value).
             """)
 
         @Argument(help: ArgumentHelp("The concept's name.", valueName: "name")) var name: String
@@ -168,9 +165,7 @@ struct ConceptCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Load concept files (DIR/*.concept) into the database; unchanged ones are skipped.",
             discussion: """
-            A concept file has one `key: value` per line: name, description, kind, examples (repeatable),
-            negatives (repeatable), background (a collection), random-concepts. Paths are relative to the file
-            and may be globs, e.g. `examples: /usr/share/doc/opencv-doc/examples/data/{apple,orange}.jpg`.
+            A concept file has one `key: value` per line: name, description, kind, examples (repeatable), negatives (repeatable), background (a collection), random-concepts. Paths are relative to the file and may be globs, e.g. `examples: /usr/share/doc/opencv-doc/examples/data/{apple,orange}.jpg`.
             """)
         @Argument(help: ArgumentHelp("The folder of concept files.", valueName: "dir")) var directory = "concepts"
         @OptionGroup var homeOptions: HomeOptions

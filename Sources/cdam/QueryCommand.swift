@@ -32,22 +32,16 @@ struct QueryCommand: AsyncParsableCommand {
         commandName: "query",
         abstract: "Where in an image is the evidence for (and against) a concept?",
         discussion: """
-        For each image and each target: the score f (a function of the image's CLS embedding e) and the signed
-        CDAM map S_i = sum_j T_ij dF/dT_ij over the patch tokens (T: the tokens entering the last attention layer).
-        Positive (warm) patches are evidence for the target, negative (cool) ones counter-evidence, black is neutral.
-        One forward pass and one batched backward serve every target.
+        For each image and each target: the score f (a function of the image's CLS embedding e) and the signed CDAM map S_i = sum_j T_ij dF/dT_ij over the patch tokens (T: the tokens entering the last attention layer). Positive (warm) patches are evidence for the target, negative (cool) ones counter-evidence, black is neutral. One forward pass and one batched backward serve every target.
 
-        Targets come from example folders built on the fly (--examples, no database needed) or from stored concepts
-        (--concept NAME, --concept all, --contrast A,B). Kinds: mean (the paper's: f = e.c, c the examples' mean
-        embedding), cosine, contrast (two folders: "A and not B"), centred (e.(c - mu), mu a background's mean),
-        probe (logistic regression against a background), whitened (shrinkage LDA against a background).
+        Targets come from example folders built on the fly (--examples, no database needed) or from stored concepts (--concept NAME, --concept all, --contrast A,B). Kinds: mean (the paper's: f = e.c, c the examples' mean embedding), cosine, contrast (two folders: "A and not B"), centred (e.(c - mu), mu a background's mean), probe (logistic regression against a background), whitened (shrinkage LDA against a background).
 
-        Comparison maps (--maps): am (last-block CLS attention), rollout, rp (Chefer et al.'s gradient-weighted
-        attention rule), tam (token ablation: f(all) - f(without patch i); 1 forward pass per patch).
+        Comparison maps (--maps): am (last-block CLS attention), rollout, rp (Chefer et al.'s gradient-weighted attention rule), tam (token ablation: f(all) - f(without patch i); 1 forward pass per patch).
 
         Examples:
           cdam query scene.jpg --examples dogs/ --examples cats/ --out maps/
-          cdam query scene.jpg --examples dogs/ --kind probe --background random/ --maps cdam,am,rp --json
+          cdam query scene.jpg --concept dog --maps cdam,am,rp --json
+          cdam query scene.jpg --examples dogs/ --kind probe --background other/
         """)
 
     @Argument(help: "Image files or folders.")

@@ -8,11 +8,7 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Write a concept report: a self-contained HTML page, report.json and scores.csv.",
         discussion: """
-        For each concept: its definition and example thumbnails, its quality figures (coherence, leave-one-out
-        ranks, significance against random concepts), the distribution of its scores over the collection, and the
-        top images with their CDAM overlays. For the first concept's best images, the comparison maps (AM, rollout,
-        RP, TAM) with sparsity, deletion/insertion curves and correlation with TAM. With several concepts, a
-        concept x image grid. The page inlines its images: it opens from disk and can be sent as one file.
+        For each concept: its definition and example thumbnails, its quality figures (coherence, leave-one-out ranks, significance against random concepts), the distribution of its scores over the collection, and the top images with their CDAM overlays. For the first concept's best images, the comparison maps (AM, rollout, RP, TAM) with sparsity, deletion/insertion curves and correlation with TAM. With several concepts, a concept x image grid. The page inlines its images: it opens from disk and can be sent as one file.
 
         Example:
           cdam report fruit animal --collection samples --out report/
