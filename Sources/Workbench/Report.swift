@@ -152,7 +152,6 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
             thumbs.append(try save(resizeBicubic(img, width: min(w, 224), height: h), "\(slug(t.name))-example\(i + 1).png"))
         }
         sections.append(.init(concept: details.summary, examples: thumbs, distribution: distribution(scores), top: top))
-        _ = record
     }
 
     // The paper's comparison for a few images of the first concept: every map, with its faithfulness figures.
