@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Imaging
 
@@ -18,35 +17,17 @@ public struct PreparedImage: Sendable {
 
 /// Finding and loading the images a command is given.
 public enum ImageInput {
-    /// Extensions looked at inside folders; a file named on the command line is read whatever its name.
-    static let extensions: Set<String> = ["jpg", "jpeg", "jpe", "png", "webp", "gif", "tif", "tiff", "bmp", "heic", "heif", "avif"]
-
-    /// Expands files and folders (recursively, sorted, hidden files skipped) into image files.
+    /// Expands files and folders into image files: a file named on the command line is taken whatever its
+    /// name (an unsupported format then fails with its name); folders are searched as `ImageFiles.find` does.
     /// - Throws: `WorkbenchError.failed` for a path that does not exist.
     public static func expand(_ paths: [String]) throws -> [URL] {
-        var out: [URL] = []
-        let fm = FileManager.default
-        for path in paths {
-            var isDir: ObjCBool = false
-            guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+        try paths.flatMap { path -> [URL] in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw WorkbenchError.failed("\(path): no such file or folder")
             }
-            let url = URL(fileURLWithPath: path)
-            guard isDir.boolValue else { out.append(url); continue }
-            var found: [URL] = []
-            if let walker = fm.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) {
-                for case let file as URL in walker where extensions.contains(file.pathExtension.lowercased()) {
-                    found.append(file)
-                }
-            }
-            out += found.sorted { $0.path < $1.path }
+            return isDirectory.boolValue ? try ImageFiles.find(in: URL(fileURLWithPath: path)) : [URL(fileURLWithPath: path)]
         }
-        return out
-    }
-
-    /// sha256 of bytes, lowercase hex.
-    public static func sha256(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Reads, decodes and preprocesses one file.
@@ -58,7 +39,7 @@ public enum ImageInput {
         }
         let decoded = try decodeImage(data: data, name: url.path, options: options)
         let resized = preprocessedImage(decoded.image, preprocessing)
-        return PreparedImage(url: url, sha256: sha256(data), format: decoded.format, original: decoded.image,
+        return PreparedImage(url: url, sha256: ImageFiles.sha256(data), format: decoded.format, original: decoded.image,
                              resized: resized, pixels: normalize(resized), warnings: decoded.warnings)
     }
 

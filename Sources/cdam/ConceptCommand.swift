@@ -54,7 +54,7 @@ struct ConceptCommand: AsyncParsableCommand {
                 let definition = ConceptDefinition(name: name, description: description, kind: Target.Kind(rawValue: kind)!,
                                                    examples: examples, negatives: negatives, background: background,
                                                    randomConcepts: randomConcepts)
-                let progress = LibraryProgressLine()
+                let progress = ProgressLine()
                 let summary = try defineConcept(definition, embedder: embedder, store: store, progress: progress.update)
                 progress.finish()
                 if output.json { try printJSON(summary) } else { printSummary(summary) }
@@ -177,7 +177,7 @@ struct ConceptCommand: AsyncParsableCommand {
             try await runReportingErrors {
                 let store = try Store.open(at: homeOptions.databaseURL)
                 let embedder = try libraryEmbedder(homeOptions, modelOptions, preprocess)
-                let progress = LibraryProgressLine()
+                let progress = ProgressLine()
                 let report = try syncConcepts(directory: URL(fileURLWithPath: directory), embedder: embedder, store: store,
                                               progress: progress.update)
                 progress.finish()

@@ -25,7 +25,7 @@ struct EmbedCommand: AsyncParsableCommand {
             guard !files.isEmpty else { throw WorkbenchError.failed("no image files in \(images.joined(separator: ", "))") }
             let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: h, width: w,
                                             crop: preprocess.crop, allowTruncated: preprocess.allowTruncated)
-            let progress = ProgressCounter("embedding")
+            let progress = ProgressLine("embedding")
             let report = embedFiles(files, embedder: embedder, progress: progress.update)
             for e in report.errors { printError("\(e.error)") }
             if output.json {

@@ -34,7 +34,7 @@ struct IndexCommand: AsyncParsableCommand {
         try await runReportingErrors {
             let store = try Store.open(at: homeOptions.databaseURL)
             let embedder = try libraryEmbedder(homeOptions, modelOptions, preprocess)
-            let progress = LibraryProgressLine()
+            let progress = ProgressLine()
             let report = try indexImages(directory: URL(fileURLWithPath: directory), collection: collection,
                                          embedder: embedder, store: store, batchSize: batchSize, progress: progress.update)
             progress.finish()
@@ -54,24 +54,4 @@ func libraryEmbedder(_ home: HomeOptions, _ model: ModelOptions, _ preprocess: P
     let (height, width) = try preprocess.parsedSize()
     return try openEmbedder(home: home.resolvedHome, model: model.model, height: height, width: width,
                             crop: preprocess.crop, allowTruncated: preprocess.allowTruncated)
-}
-
-/// A progress counter on stderr, shown only when stderr is a terminal (INTERFACE.md).
-final class LibraryProgressLine {
-    private let enabled = stderrIsTerminal
-    private var shown = false
-
-    /// Redraws the line.
-    func update(_ progress: LibraryProgress) {
-        guard enabled else { return }
-        let failed = progress.failed > 0 ? ", \(progress.failed) failed" : ""
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(progress.phase) \(progress.done)/\(progress.total)\(failed)".utf8))
-        shown = true
-    }
-
-    /// Ends the line so later output starts on a fresh one.
-    func finish() {
-        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        shown = false
-    }
 }

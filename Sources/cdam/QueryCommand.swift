@@ -108,7 +108,7 @@ struct QueryCommand: AsyncParsableCommand {
             guard !targets.isEmpty else { throw ExitCode(1) }
             let request = QueryRequest(targets: targets, maps: mapKinds, faithfulness: faithfulness,
                                        outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions)
-            let progress = ProgressCounter("explaining")
+            let progress = ProgressLine("explaining")
             let report = runQuery(files, request: request, embedder: embedder, progress: progress.update)
             for e in report.errors { printError(e.error) }
             if output.json {
