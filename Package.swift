@@ -61,10 +61,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: v5),
 
+        // Shared by the test targets: the real model and the PyTorch fixtures.
+        .target(name: "TestSupport", dependencies: ["ViT"], path: "Tests/Support", swiftSettings: v5),
         .testTarget(name: "TensorMathTests", dependencies: ["TensorMath"], swiftSettings: v5),
-        .testTarget(name: "ViTTests", dependencies: ["ViT", "TensorMath"],
+        .testTarget(name: "ViTTests", dependencies: ["ViT", "TensorMath", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
-        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "ViT", "TensorMath"],
+        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "ViT", "TensorMath", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "ConceptsTests", dependencies: ["Concepts"], swiftSettings: v5),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"],

@@ -1,6 +1,7 @@
 import Concepts
 import Foundation
 import Testing
+import TestSupport
 import TensorMath
 import ViT
 import Attribution

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import ViT
 
 /// The forward pass on the real model against PyTorch (transformers Dinov2Model), fixtures from

@@ -2,9 +2,9 @@ import Foundation
 import ViT
 
 /// Where the real model and the reference fixtures are, for the tests that compare with PyTorch.
-enum Reference {
+public enum Reference {
     /// The converted model: $CDAM_TEST_MODEL, else the default model under $CDAM_HOME or ~/.local/share/cdam.
-    static let modelDirectory: URL? = {
+    public static let modelDirectory: URL? = {
         let env = ProcessInfo.processInfo.environment
         var candidates: [String] = []
         if let dir = env["CDAM_TEST_MODEL"] { candidates.append(dir) }
@@ -15,13 +15,13 @@ enum Reference {
     }()
 
     /// Tests against the real model run when it is installed, and always in CI (where a missing model fails them).
-    static var available: Bool { modelDirectory != nil || ProcessInfo.processInfo.environment["CI"] != nil }
+    public static var available: Bool { modelDirectory != nil || ProcessInfo.processInfo.environment["CI"] != nil }
 
     nonisolated(unsafe) static var loaded: VisionTransformer?
     static let lock = NSLock()
 
     /// The real model, loaded once per test process.
-    static func model() throws -> VisionTransformer {
+    public static func model() throws -> VisionTransformer {
         lock.lock(); defer { lock.unlock() }
         if let loaded { return loaded }
         guard let dir = modelDirectory else {
@@ -32,15 +32,15 @@ enum Reference {
         return m
     }
 
-    /// A fixture file beside the tests (Tests/<Target>/Fixtures or another target's).
-    static func fixture(_ name: String, in target: String = "ViTTests", file: StaticString = #filePath) throws -> SafetensorsFile {
-        let tests = URL(fileURLWithPath: "\(file)").deletingLastPathComponent().deletingLastPathComponent()
+    /// A fixture file of a test target: Tests/<target>/Fixtures/<name>.
+    public static func fixture(_ name: String, in target: String = "ViTTests") throws -> SafetensorsFile {
+        let tests = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().deletingLastPathComponent()
         return try SafetensorsFile(url: tests.appendingPathComponent(target).appendingPathComponent("Fixtures").appendingPathComponent(name))
     }
 }
 
 /// The worst absolute difference between two tensors, and the larger tensor's largest magnitude.
-func worstDifference(_ a: [Float], _ b: [Float]) -> (worst: Float, scale: Float) {
+public func worstDifference(_ a: [Float], _ b: [Float]) -> (worst: Float, scale: Float) {
     precondition(a.count == b.count, "sizes differ: \(a.count) vs \(b.count)")
     var worst: Float = 0, scale: Float = 0
     for i in 0..<a.count {
