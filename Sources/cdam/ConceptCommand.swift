@@ -9,7 +9,7 @@ struct ConceptCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concept",
         abstract: "Define, list, show, remove, export, import and sync concepts.",
-        subcommands: [Define.self, List.self, Show.self, Remove.self, Export.self, Import.self, Sync.self])
+        subcommands: [Define.self, List.self, Show.self, Remove.self, Export.self, Import.self, Sync.self, Evaluate.self])
 
     struct Define: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -188,6 +188,34 @@ struct ConceptCommand: AsyncParsableCommand {
                 }
                 for failure in report.errors { printError(failure.error) }
                 if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+            }
+        }
+    }
+}
+
+extension ConceptCommand {
+    struct Evaluate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Judge a stored concept again: coherence, leave-one-out ranks, AUC and significance.",
+            discussion: "Uses the stored example embeddings; ranks them against the concept's stored negatives, or against a collection with --background. The concept itself is not changed.")
+        @Argument(help: ArgumentHelp("The concept.", valueName: "name")) var name: String
+        @Option(help: ArgumentHelp("Rank against this collection instead of the stored negatives.", valueName: "collection"))
+        var background: String?
+        @Option(name: .customLong("random-concepts"), help: ArgumentHelp("Random concepts of the significance test.", valueName: "r"))
+        var randomConcepts = 50
+        @OptionGroup var homeOptions: HomeOptions
+        @OptionGroup var modelOptions: ModelOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            try await runReportingErrors {
+                let store = try Store.open(at: homeOptions.databaseURL)
+                let result = try evaluateConcept(name, modelName: modelOptions.model, collection: background,
+                                                 randomConcepts: randomConcepts, store: store)
+                if output.json { return try printJSON(result) }
+                print("concept '\(result.concept)' (\(result.kind), model \(result.model)) against \(result.background):")
+                print("  " + result.quality.summary)
+                for note in result.quality.notes { print("  note: \(note)") }
             }
         }
     }

@@ -23,6 +23,12 @@ struct WorkflowTests {
         #expect(define.status == 0, "\(define.stderr)")
         #expect(define.json?["name"] as? String == "fruit")
 
+        let evaluate = try CLI.run(["concept", "evaluate", "fruit", "--background", "demo", "--random-concepts", "10", "--db", db, "--json"])
+        #expect(evaluate.status == 0, "\(evaluate.stderr)")
+        let quality = try #require(evaluate.json?["quality"] as? [String: Any])
+        #expect(quality["exampleCount"] as? Int == 2)
+        #expect(quality["backgroundCount"] as? Int == (try FileManager.default.contentsOfDirectory(atPath: photos.path).count) - 2)
+
         // A stored concept and an unknown one: the known one is explained, the unknown one reported, exit 3.
         let query = try CLI.run(["query", "\(CLI.photos)/fruits.jpg", "--concept", "fruit", "--concept", "no-such-concept",
                                  "--db", db, "--json"])
