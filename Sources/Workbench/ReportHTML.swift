@@ -77,7 +77,7 @@ enum ReportHTML {
         var body = """
         <header><h1>Concept report</h1>
         <p>Model <b>\(escape(doc.model))</b> (weights sha256 \(doc.modelSHA256.prefix(16))…), \(doc.collection.map { "collection <b>\(escape($0))</b>" } ?? "all stored images"), made \(escape(doc.createdAt)).</p>
-        <div class="legend">\(img(legend, base: base, alt: "colour scale"))<span>counter-evidence (negative)</span><span>0</span><span>evidence (positive)</span></div>
+        <div class="legend">\(img(legend, base: base, alt: "colour scale"))<div class="scale"><span>← counter-evidence</span><span>0</span><span>evidence →</span></div></div>
         <p class="note">Maps are CDAM: for each 14×14 patch, the gradient of the concept's score with respect to the tokens entering the last attention layer, times those tokens, summed. Warm patches raise the score, cool ones lower it, black ones do not matter. Colours are scaled per image.</p>
         </header>
         """
@@ -135,7 +135,8 @@ enum ReportHTML {
         .row { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
         figure { margin: 0; width: 224px; } figcaption { font-size: 12px; color: #444; }
         img.map { width: 224px; height: 224px; image-rendering: pixelated; } img.thumb { height: 112px; } img.small { width: 150px; }
-        .legend { display: flex; gap: 12px; align-items: center; font-size: 12px; }
+        .legend { width: 256px; font-size: 12px; } .legend img { display: block; width: 256px; height: 14px; }
+        .legend .scale { display: flex; justify-content: space-between; color: #555; }
         .note { color: #555; font-size: 13px; } .path { font-family: ui-monospace, monospace; font-size: 11px; word-break: break-all; }
         table.figures th { text-align: left; font-weight: normal; color: #555; padding-right: 16px; }
         table.grid td, table.grid th { padding: 4px; text-align: center; font-size: 12px; vertical-align: top; }
