@@ -147,25 +147,6 @@ func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ n: Int) -> Do
     return s
 }
 
-/// a . b over n Floats, eight lanes at a time.
-@inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
-    var k = 0
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    let stride = MemoryLayout<Float>.stride
-    while k + 16 <= n {
-        s0 += ra.loadUnaligned(fromByteOffset: k * stride, as: SIMD8<Float>.self)
-            * rb.loadUnaligned(fromByteOffset: k * stride, as: SIMD8<Float>.self)
-        s1 += ra.loadUnaligned(fromByteOffset: (k + 8) * stride, as: SIMD8<Float>.self)
-            * rb.loadUnaligned(fromByteOffset: (k + 8) * stride, as: SIMD8<Float>.self)
-        k += 16
-    }
-    var s = (s0 + s1).sum()
-    while k < n { s += a[k] * b[k]; k += 1 }
-    return s
-}
-
 func dot(_ a: [Double], _ b: [Double]) -> Double {
     a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in dot(x.baseAddress!, y.baseAddress!, a.count) } }
 }

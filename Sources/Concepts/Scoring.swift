@@ -2,6 +2,8 @@
 //
 // Letters: N embeddings, D width.
 
+import TensorMath
+
 extension ConceptBuilder {
     /// The target's score of every row of a row-major N x D matrix (N = `count`), as
     /// `Target.score` would give it; O(N D), one output allocation.
@@ -16,12 +18,12 @@ extension ConceptBuilder {
             embeddings.withUnsafeBufferPointer { xb in
                 out.withUnsafeMutableBufferPointer { ob in
                     let w = wb.baseAddress!, x = xb.baseAddress!
-                    let wn = dot(w, w, d).squareRoot()
+                    let wn = simdDot(w, w, d).squareRoot()
                     for i in 0..<count {
                         let row = x + i * d
-                        let s = dot(row, w, d)
+                        let s = simdDot(row, w, d)
                         if cosine {
-                            let denom = dot(row, row, d).squareRoot() * wn
+                            let denom = simdDot(row, row, d).squareRoot() * wn
                             ob[i] = denom > 0 ? s / denom : 0
                         } else {
                             ob[i] = s + bias

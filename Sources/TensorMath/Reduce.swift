@@ -36,17 +36,23 @@ public func simdMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     return m
 }
 
-/// Dot product of x[0..<n] and y[0..<n], eight lanes at a time.
+/// Dot product of x[0..<n] and y[0..<n], two 8-lane accumulators so consecutive multiply-adds do not wait
+/// on each other.
 @inline(__always)
 public func simdDot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>(repeating: 0)
+    var acc0 = SIMD8<Float>(repeating: 0), acc1 = SIMD8<Float>(repeating: 0)
     var i = 0
     let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
-    while i + 8 <= n {
-        acc += rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+    while i + 16 <= n {
+        acc0 += rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        acc1 += rx.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
+        i += 16
+    }
+    if i + 8 <= n {
+        acc0 += rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
         i += 8
     }
-    var s = acc.sum()
+    var s = (acc0 + acc1).sum()
     while i < n { s += x[i] * y[i]; i += 1 }
     return s
 }

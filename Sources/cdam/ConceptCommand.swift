@@ -50,7 +50,7 @@ struct ConceptCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let store = try Store.open(at: homeOptions.databaseURL)
-                let embedder = try libraryEmbedder(homeOptions, modelOptions, preprocess)
+                let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let definition = ConceptDefinition(name: name, description: description, kind: Target.Kind(rawValue: kind)!,
                                                    examples: examples, negatives: negatives, background: background,
                                                    randomConcepts: randomConcepts)
@@ -151,7 +151,7 @@ struct ConceptCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let store = try Store.open(at: homeOptions.databaseURL)
-                let embedder = try libraryEmbedder(homeOptions, modelOptions, preprocess)
+                let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let model = ModelInfo(name: embedder.modelName, weightsSHA256: embedder.modelSHA256, width: embedder.width,
                                       patchSize: embedder.patchSize, preprocessing: embedder.preprocessingDescription)
                 let summary = try importConcept(from: URL(fileURLWithPath: file), model: model, rename: name, store: store)
@@ -176,7 +176,7 @@ struct ConceptCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let store = try Store.open(at: homeOptions.databaseURL)
-                let embedder = try libraryEmbedder(homeOptions, modelOptions, preprocess)
+                let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let progress = ProgressLine()
                 let report = try syncConcepts(directory: URL(fileURLWithPath: directory), embedder: embedder, store: store,
                                               progress: progress.update)

@@ -20,11 +20,8 @@ struct EmbedCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let (h, w) = try preprocess.parsedSize()
-            let files = try ImageInput.expand(images)
-            guard !files.isEmpty else { throw WorkbenchError.failed("no image files in \(images.joined(separator: ", "))") }
-            let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: h, width: w,
-                                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated)
+            let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
+            let files = try imageArguments(images)
             let progress = ProgressLine("embedding")
             let report = embedFiles(files, embedder: embedder, progress: progress.update)
             for e in report.errors { printError("\(e.error)") }

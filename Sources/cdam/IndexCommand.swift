@@ -33,7 +33,7 @@ struct IndexCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let store = try Store.open(at: homeOptions.databaseURL)
-            let embedder = try libraryEmbedder(homeOptions, modelOptions, preprocess)
+            let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
             let progress = ProgressLine()
             let report = try indexImages(directory: URL(fileURLWithPath: directory), collection: collection,
                                          embedder: embedder, store: store, batchSize: batchSize, progress: progress.update)
@@ -47,11 +47,4 @@ struct IndexCommand: AsyncParsableCommand {
             if report.exitCode != 0 { throw ExitCode(report.exitCode) }
         }
     }
-}
-
-/// The embedder of the commands that embed (index, concept define/sync/import).
-func libraryEmbedder(_ home: HomeOptions, _ model: ModelOptions, _ preprocess: PreprocessOptions) throws -> ImageEmbedder {
-    let (height, width) = try preprocess.parsedSize()
-    return try openEmbedder(home: home.resolvedHome, model: model.model, height: height, width: width,
-                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated)
 }

@@ -82,3 +82,17 @@ func printJSON<T: Encodable>(_ value: T) throws {
 
 /// Whether stderr is a terminal: progress is shown only then (INTERFACE.md).
 var stderrIsTerminal: Bool { isatty(2) != 0 }
+
+/// The embedder every embedding command opens from its options: the model by name (or the default), at --size.
+func commandEmbedder(_ home: HomeOptions, _ model: ModelOptions, _ preprocess: PreprocessOptions) throws -> ModelEmbedder {
+    let (height, width) = try preprocess.parsedSize()
+    return try openEmbedder(home: home.resolvedHome, model: model.model, height: height, width: width,
+                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated)
+}
+
+/// The image files named by the arguments (folders searched), refusing an empty result.
+func imageArguments(_ paths: [String]) throws -> [URL] {
+    let files = try ImageInput.expand(paths)
+    guard !files.isEmpty else { throw WorkbenchError.failed("no image files in \(paths.joined(separator: ", "))") }
+    return files
+}

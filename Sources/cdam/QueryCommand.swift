@@ -79,15 +79,13 @@ struct QueryCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let (h, w) = try preprocess.parsedSize()
             let mapKinds = try MapKind.parseList(maps)
             let renderOptions = try render.options()
-            let files = try ImageInput.expand(images)
-            guard !files.isEmpty else { throw WorkbenchError.failed("no image files in \(images.joined(separator: ", "))") }
-            let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: h, width: w,
-                                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated)
+            let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
+            let files = try imageArguments(images)
             // Concepts are built at the default size (224), as stored concepts are; they may be queried at any size.
-            let conceptEmbedder = (h == 224 && w == 224) ? embedder
+            let p = embedder.preprocessing
+            let conceptEmbedder = (p.height == 224 && p.width == 224) ? embedder
                 : ModelEmbedder(model: embedder.model, preprocessing: Preprocessing(size: 224, crop: preprocess.crop), decodeOptions: embedder.decodeOptions)
             guard !examples.isEmpty || !conceptNames.isEmpty || !contrast.isEmpty else {
                 throw WorkbenchError.usage("say what to look for: --concept NAME (stored), --contrast A,B, or --examples DIR")
