@@ -2,11 +2,9 @@
 
 /// out = 0.5 x (1 + erf(x / sqrt 2)) over `count` floats (`out` may be `x`).
 public func geluForward(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
-    parallelRanges(count, chunks: count >= 65_536 ? Parallel.cores : 1) { range in
-        for i in range {
-            let v = x[i]
-            out[i] = 0.5 * v * (1 + fastErf(v * 0.707_106_78))
-        }
+    for i in 0..<count {
+        let v = x[i]
+        out[i] = 0.5 * v * (1 + fastErf(v * 0.707_106_78))
     }
 }
 

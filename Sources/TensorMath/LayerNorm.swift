@@ -7,17 +7,15 @@ public func layerNormForward(_ x: UnsafePointer<Float>, rows: Int, width d: Int,
                              weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
                              out: UnsafeMutablePointer<Float>,
                              mean: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil) {
-    parallelRanges(rows, chunks: rows >= 64 ? Parallel.cores : 1) { range in
-        for r in range {
-            let row = x + r * d, o = out + r * d
-            let m = simdSum(row, d) / Float(d)
-            var v: Float = 0
-            for j in 0..<d { let c = row[j] - m; v += c * c }
-            let rs = 1 / (v / Float(d) + eps).squareRoot()
-            for j in 0..<d { o[j] = (row[j] - m) * rs * weight[j] + bias[j] }
-            mean?[r] = m
-            rstd?[r] = rs
-        }
+    for r in 0..<rows {
+        let row = x + r * d, o = out + r * d
+        let m = simdSum(row, d) / Float(d)
+        var v: Float = 0
+        for j in 0..<d { let c = row[j] - m; v += c * c }
+        let rs = 1 / (v / Float(d) + eps).squareRoot()
+        for j in 0..<d { o[j] = (row[j] - m) * rs * weight[j] + bias[j] }
+        mean?[r] = m
+        rstd?[r] = rs
     }
 }
 

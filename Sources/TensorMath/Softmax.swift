@@ -7,7 +7,12 @@ public func softmaxForward(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int, 
     for r in 0..<rows {
         let row = x + r * stride
         let mx = simdMax(row, n)
-        for j in 0..<n { row[j] = fastExp((row[j] - mx) * scale) }
+        for j in 0..<n {
+            // Below e^-64 (1.6e-28) a term is 0: next to the row's maximum, e^0 = 1, it does not change the sum,
+            // and kept it would turn denormal after the division, slowing every later multiply by 100x.
+            let v = (row[j] - mx) * scale
+            row[j] = v < -64 ? 0 : fastExp(v)
+        }
         let inv = 1 / simdSum(row, n)
         for j in 0..<n { row[j] *= inv }
     }

@@ -5,7 +5,6 @@
 // "Query rows" are all N tokens, or only the CLS token (nq = 1) when nothing but the CLS
 // embedding is needed downstream: in the last block that saves most of its work.
 
-import Dispatch
 import TensorMath
 
 /// What one block's forward pass computed, kept for the backward pass and the attention maps.
@@ -56,64 +55,85 @@ func fillRows(_ out: UnsafeMutablePointer<Float>, rows: Int, n: Int, stride: Int
 
 extension VisionTransformer {
     /// Runs block `l` on x (B*N, D); with `clsOnly`, carries only the CLS rows past the attention.
+    ///
+    /// Every step but the attention treats rows independently, so the rows are split between the cores
+    /// and each part runs its whole chain of single-threaded products and elementwise passes: two phases
+    /// per block, with one wait between them, for the keys and values of every row.
     func blockForward(_ l: Int, x: FloatBuffer, batch b: Int, tokens n: Int, clsOnly: Bool) -> BlockCache {
         let w = weights.blocks[l]
         let d = config.hiddenSize, heads = config.heads, hd = config.headSize, m = config.mlpSize
         let nq = clsOnly ? 1 : n, rows = b * n, qrows = b * nq
         let c = BlockCache(batch: b, tokens: n, queries: nq, width: d, heads: heads, mlp: m, input: x)
+        let eps = config.layerNormEps
 
-        layerNormForward(x.ptr, rows: rows, width: d, weight: w.norm1Weight.ptr, bias: w.norm1Bias.ptr,
-                         eps: config.layerNormEps, out: c.norm1Out.ptr, mean: c.norm1Mean.ptr, rstd: c.norm1Rstd.ptr)
-
-        // q, k, v = T Wq^T + bq, ...: one product for all three, or k|v for all rows plus q for CLS rows.
-        fillRows(c.qkv.ptr, rows: rows, n: 3 * d, bias: w.qkvBias.ptr)
-        if clsOnly {
-            BLAS.parallelGemm(transB: true, m: rows, n: 2 * d, k: d, a: c.norm1Out.ptr, lda: d,
-                      b: w.qkvWeight.ptr + d * d, ldb: d, beta: 1, c: c.qkv.ptr + d, ldc: 3 * d)
-            BLAS.gemm(transB: true, m: b, n: d, k: d, a: c.norm1Out.ptr, lda: n * d,
-                      b: w.qkvWeight.ptr, ldb: d, beta: 1, c: c.qkv.ptr, ldc: n * 3 * d)
-        } else {
-            BLAS.parallelGemm(transB: true, m: rows, n: 3 * d, k: d, a: c.norm1Out.ptr, lda: d,
-                      b: w.qkvWeight.ptr, ldb: d, beta: 1, c: c.qkv.ptr, ldc: 3 * d)
+        // Phase 1, per part of the rows: T = norm1(x); q, k, v = T Wq^T + bq, ... (k|v only when clsOnly).
+        let xp = x.ptr, t = c.norm1Out.ptr, qkv = c.qkv.ptr
+        parallelRanges(rows, chunks: Self.parts(rows)) { r in
+            let lo = r.lowerBound, count = r.count
+            layerNormForward(xp + lo * d, rows: count, width: d, weight: w.norm1Weight.ptr, bias: w.norm1Bias.ptr, eps: eps,
+                             out: t + lo * d, mean: c.norm1Mean.ptr + lo, rstd: c.norm1Rstd.ptr + lo)
+            fillRows(qkv + lo * 3 * d, rows: count, n: 3 * d, bias: w.qkvBias.ptr)
+            let skip = clsOnly ? d : 0
+            BLAS.gemm(transB: true, m: count, n: 3 * d - skip, k: d, a: t + lo * d, lda: d,
+                      b: w.qkvWeight.ptr + skip * d, ldb: d, beta: 1, c: qkv + lo * 3 * d + skip, ldc: 3 * d)
+        }
+        if clsOnly {   // q for the CLS rows only
+            BLAS.gemm(transB: true, m: b, n: d, k: d, a: t, lda: n * d, b: w.qkvWeight.ptr, ldb: d, beta: 1,
+                      c: qkv, ldc: n * 3 * d)
         }
 
-        // Per image and head: P = softmax(q k^T / sqrt(d)), o = P v. Heads run in parallel with
-        // single-threaded products: at (N x d) x (d x N) OpenBLAS's own threads cost more than they give.
-        let scale = 1 / Float(hd).squareRoot()
-        let qkv = c.qkv.ptr, probs = c.probs.ptr, attnOut = c.attnOut.ptr
-        DispatchQueue.concurrentPerform(iterations: b * heads) { i in
-            let img = i / heads, h = i % heads
-            let base = qkv + img * n * 3 * d + h * hd
-            let p = probs + i * nq * n
-            BLAS.gemm(transB: true, m: nq, n: n, k: hd, a: base, lda: 3 * d, b: base + d, ldb: 3 * d, c: p, ldc: n)
-            softmaxForward(p, rows: nq, n: n, stride: n, scale: scale)
-            BLAS.gemm(m: nq, n: hd, k: n, a: p, lda: n, b: base + 2 * d, ldb: 3 * d,
-                      c: attnOut + img * nq * d + h * hd, ldc: d)
-        }
-
-        // x1 = x + ls1 * (o Wproj^T + bproj)
-        fillRows(c.residual1.ptr, rows: qrows, n: d, bias: w.projBias.ptr)
-        BLAS.parallelGemm(transB: true, m: qrows, n: d, k: d, a: c.attnOut.ptr, lda: d, b: w.projWeight.ptr, ldb: d,
-                  beta: 1, c: c.residual1.ptr, ldc: d)
-        for r in 0..<qrows {
-            let xr = x.ptr + c.tokenRow(ofQueryRow: r) * d, o = c.residual1.ptr + r * d
-            for j in 0..<d { o[j] = xr[j] + w.layerScale1[j] * o[j] }
-        }
-
-        // out = x1 + ls2 * fc2(GELU(fc1(norm2(x1))))
-        layerNormForward(c.residual1.ptr, rows: qrows, width: d, weight: w.norm2Weight.ptr, bias: w.norm2Bias.ptr,
-                         eps: config.layerNormEps, out: c.norm2Out.ptr, mean: c.norm2Mean.ptr, rstd: c.norm2Rstd.ptr)
-        fillRows(c.fc1Pre.ptr, rows: qrows, n: m, bias: w.fc1Bias.ptr)
-        BLAS.parallelGemm(transB: true, m: qrows, n: m, k: d, a: c.norm2Out.ptr, lda: d, b: w.fc1Weight.ptr, ldb: d,
-                  beta: 1, c: c.fc1Pre.ptr, ldc: m)
-        geluForward(c.fc1Pre.ptr, out: c.fc1Act.ptr, count: qrows * m)
-        fillRows(c.output.ptr, rows: qrows, n: d, bias: w.fc2Bias.ptr)
-        BLAS.parallelGemm(transB: true, m: qrows, n: d, k: m, a: c.fc1Act.ptr, lda: m, b: w.fc2Weight.ptr, ldb: m,
-                  beta: 1, c: c.output.ptr, ldc: d)
-        for r in 0..<qrows {
-            let x1 = c.residual1.ptr + r * d, o = c.output.ptr + r * d
-            for j in 0..<d { o[j] = x1[j] + w.layerScale2[j] * o[j] }
+        // Phase 2, per part of the query rows: attention over every key, the projection and the MLP.
+        parallelRanges(qrows, chunks: Self.parts(qrows)) { r in
+            attention(c, queryRows: r, width: d, heads: heads, headSize: hd)
+            let lo = r.lowerBound, count = r.count
+            // x1 = x + ls1 * (o Wproj^T + bproj)
+            let x1 = c.residual1.ptr + lo * d
+            fillRows(x1, rows: count, n: d, bias: w.projBias.ptr)
+            BLAS.gemm(transB: true, m: count, n: d, k: d, a: c.attnOut.ptr + lo * d, lda: d, b: w.projWeight.ptr, ldb: d,
+                      beta: 1, c: x1, ldc: d)
+            for q in r {
+                let xr = xp + c.tokenRow(ofQueryRow: q) * d, o = c.residual1.ptr + q * d
+                for j in 0..<d { o[j] = xr[j] + w.layerScale1[j] * o[j] }
+            }
+            // out = x1 + ls2 * fc2(GELU(fc1(norm2(x1))))
+            layerNormForward(x1, rows: count, width: d, weight: w.norm2Weight.ptr, bias: w.norm2Bias.ptr, eps: eps,
+                             out: c.norm2Out.ptr + lo * d, mean: c.norm2Mean.ptr + lo, rstd: c.norm2Rstd.ptr + lo)
+            let pre = c.fc1Pre.ptr + lo * m, act = c.fc1Act.ptr + lo * m, out = c.output.ptr + lo * d
+            fillRows(pre, rows: count, n: m, bias: w.fc1Bias.ptr)
+            BLAS.gemm(transB: true, m: count, n: m, k: d, a: c.norm2Out.ptr + lo * d, lda: d, b: w.fc1Weight.ptr, ldb: d,
+                      beta: 1, c: pre, ldc: m)
+            geluForward(pre, out: act, count: count * m)
+            fillRows(out, rows: count, n: d, bias: w.fc2Bias.ptr)
+            BLAS.gemm(transB: true, m: count, n: d, k: m, a: act, lda: m, b: w.fc2Weight.ptr, ldb: m, beta: 1, c: out, ldc: d)
+            for q in 0..<count {
+                let x1r = x1 + q * d, o = out + q * d
+                for j in 0..<d { o[j] = x1r[j] + w.layerScale2[j] * o[j] }
+            }
         }
         return c
     }
+
+    /// P = softmax(q k^T / sqrt(d)) and o = P v for the query rows `r` (of all B*nq), every head.
+    private func attention(_ c: BlockCache, queryRows r: Range<Int>, width d: Int, heads: Int, headSize hd: Int) {
+        let n = c.tokens, nq = c.queries, scale = 1 / Float(hd).squareRoot()
+        var q = r.lowerBound
+        while q < r.upperBound {
+            // The rows [a, e) of image img's queries that fall in r.
+            let img = q / nq, a = q - img * nq, e = min(nq, r.upperBound - img * nq)
+            let base = c.qkv.ptr + img * n * 3 * d
+            for h in 0..<heads {
+                let p = c.probs.ptr + ((img * heads + h) * nq + a) * n
+                BLAS.gemm(transB: true, m: e - a, n: n, k: hd, a: base + a * 3 * d + h * hd, lda: 3 * d,
+                          b: base + d + h * hd, ldb: 3 * d, c: p, ldc: n)
+                softmaxForward(p, rows: e - a, n: n, stride: n, scale: scale)
+                BLAS.gemm(m: e - a, n: hd, k: n, a: p, lda: n, b: base + 2 * d + h * hd, ldb: 3 * d,
+                          c: c.attnOut.ptr + (img * nq + a) * d + h * hd, ldc: d)
+            }
+            q = img * nq + e
+        }
+    }
+
+    /// Into how many parts to split `rows` rows: one per core, unless the parts would be too small
+    /// for their products to pay for the split.
+    static func parts(_ rows: Int) -> Int { rows >= 64 ? Parallel.cores : 1 }
 }

@@ -145,8 +145,10 @@ public final class VisionTransformer {
         var finalTokens: FloatBuffer? = nil
         if options.allTokens {
             let out = FloatBuffer(uninitialized: b * n * d)
-            layerNormForward(x.ptr, rows: b * n, width: d, weight: weights.normWeight.ptr, bias: weights.normBias.ptr,
-                             eps: config.layerNormEps, out: out.ptr)
+            parallelRanges(b * n, chunks: Self.parts(b * n)) { r in
+                layerNormForward(x.ptr + r.lowerBound * d, rows: r.count, width: d, weight: weights.normWeight.ptr,
+                                 bias: weights.normBias.ptr, eps: config.layerNormEps, out: out.ptr + r.lowerBound * d)
+            }
             finalTokens = out
         }
         return ForwardResult(batch: b, tokens: n, gridHeight: gridHeight, gridWidth: gridWidth, cls: cls,
