@@ -120,23 +120,25 @@ public func cdam(_ model: VisionTransformer, _ result: ForwardResult, image b: I
                   c: right.ptr + (heads + h) * d, ldc: 2 * heads * d)
     }
 
-    // G_k = left_k right_k (N, D), plus the query path on the CLS row: dq Wq.
-    let grads = FloatBuffer(count: kk * n * d)
-    for k in 0..<kk {
-        BLAS.gemm(m: n, n: d, k: 2 * heads, a: left.ptr + k * n * 2 * heads, lda: 2 * heads,
-                  b: right.ptr + k * 2 * heads * d, ldb: d, c: grads.ptr + k * n * d, ldc: d)
-    }
-    BLAS.gemm(m: kk, n: d, k: d, a: dQ.ptr, lda: d, b: wq, ldb: d, beta: 1, c: grads.ptr, ldc: n * d)
-
-    // S_i = sum_j T_ij G_ij over the patch tokens.
+    // G_k = left_k right_k (N, D), plus the query path on the CLS row: dq_k Wq; then
+    // S_i = sum_j T_ij G_ij over the patch tokens. Targets split between the cores; each part reuses one
+    // (N, D) buffer unless the gradients are kept.
     let t = cache.norm1Out.ptr + b * n * d
+    let grads = keepGradients ? FloatBuffer(uninitialized: kk * n * d) : nil
     var maps = [[Float]](repeating: [Float](repeating: 0, count: n - 1), count: kk)
-    for k in 0..<kk {
-        let g = grads.ptr + k * n * d
-        for i in 1..<n {
-            var s: Float = 0
-            for j in 0..<d { s += t[i * d + j] * g[i * d + j] }
-            maps[k][i - 1] = s
+    maps.withUnsafeMutableBufferPointer { out in
+        let out = out
+        parallelRanges(kk, chunks: kk >= 4 ? Parallel.cores : 1) { part in
+            let scratch = grads == nil ? FloatBuffer(uninitialized: n * d) : nil
+            for k in part {
+                let g = grads.map { $0.ptr + k * n * d } ?? scratch!.ptr
+                BLAS.gemm(m: n, n: d, k: 2 * heads, a: left.ptr + k * n * 2 * heads, lda: 2 * heads,
+                          b: right.ptr + k * 2 * heads * d, ldb: d, c: g, ldc: d)
+                BLAS.gemm(m: 1, n: d, k: d, a: dQ.ptr + k * d, lda: d, b: wq, ldb: d, beta: 1, c: g, ldc: d)
+                out[k].withUnsafeMutableBufferPointer { map in
+                    for i in 1..<n { map[i - 1] = simdDot(t + i * d, g + i * d, d) }
+                }
+            }
         }
     }
     return CDAMResult(scores: scores, maps: maps, gradients: keepGradients ? grads : nil)

@@ -88,6 +88,29 @@ struct KernelTests {
         }
     }
 
+    @Test func reductionsMatchScalarLoops() {
+        for n in 1...70 {
+            let x = Self.values(n, seed: n), y = Self.values(n, seed: 2 * n)
+            #expect(simdMax(x, n) == x.max()!, "max over \(n)")
+            #expect(abs(simdSum(x, n) - x.reduce(0, +)) < 1e-4, "sum over \(n)")
+            #expect(abs(simdDot(x, y, n) - zip(x, y).reduce(0) { $0 + $1.0 * $1.1 }) < 1e-4, "dot over \(n)")
+        }
+    }
+
+    /// Denormal floats cost a microcode assist in every multiply they enter (about 100x); softmax rows of
+    /// peaked attention used to leave them in the probabilities, and P v ran 2-3x slower at 448x448.
+    @Test func softmaxAndExpLeaveNoDenormals() {
+        #expect(fastExp(-200) >= Float.leastNormalMagnitude)
+        #expect(fastExp(-86.5) >= Float.leastNormalMagnitude)
+        let n = 300
+        var row = (0..<n).map { -Float($0) * 3 }         // e^0 down to e^-897
+        softmaxForward(&row, rows: 1, n: n, stride: n)
+        #expect(row.allSatisfy { $0 == 0 || $0 >= Float.leastNormalMagnitude })
+        let exact = (0..<n).map { exp(-Double($0) * 3) }, total = exact.reduce(0, +)
+        for j in 0..<n { #expect(abs(Double(row[j]) - exact[j] / total) < 1e-7) }
+        #expect(abs(row.reduce(0, +) - 1) < 1e-6)
+    }
+
     @Test func gemmMatchesNaiveProduct() {
         let m = 5, n = 4, k = 3
         let a = Self.values(m * k, seed: 1), b = Self.values(n * k, seed: 2)
