@@ -31,8 +31,10 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"),
                                  .linkedLibrary("webp"), .linkedLibrary("webpdemux")]),
 
+        // Hand-written AVX-512 kernels: the fused attention (TensorMath/FusedAttention.swift).
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Tensor math: BLAS-backed matrix products and the elementwise kernels.
-        .target(name: "TensorMath", swiftSettings: kernels),
+        .target(name: "TensorMath", dependencies: ["CKernels"], swiftSettings: kernels),
         // The Vision Transformer: config, weights, forward pass, checkpoint conversion.
         .target(name: "ViT", dependencies: [
             "TensorMath",

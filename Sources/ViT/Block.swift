@@ -16,7 +16,10 @@ public final class BlockCache {
     public let norm1Mean: FloatBuffer, norm1Rstd: FloatBuffer // (B*N)
     public let norm1Out: FloatBuffer                       // T (B*N, D): what CDAM differentiates against
     public let qkv: FloatBuffer                            // (B*N, 3D); with nq = 1 only CLS rows hold q
-    public let probs: FloatBuffer                          // (B, H, nq, N) attention probabilities
+    /// (B, H, nq, N) attention probabilities; empty when the block ran the fused attention, whose
+    /// probabilities never exist as a matrix (only blocks whose cache nobody keeps run it).
+    public let probs: FloatBuffer
+    public var hasProbabilities: Bool { probs.count > 0 }
     public let attnOut: FloatBuffer                        // (B*nq, D) heads concatenated, before proj
     public let residual1: FloatBuffer                      // x1 (B*nq, D)
     public let norm2Mean: FloatBuffer, norm2Rstd: FloatBuffer // (B*nq)
@@ -25,14 +28,15 @@ public final class BlockCache {
     public let fc1Act: FloatBuffer                         // (B*nq, M) after GELU
     public let output: FloatBuffer                         // (B*nq, D)
 
-    init(batch: Int, tokens: Int, queries: Int, width d: Int, heads: Int, mlp m: Int, input: FloatBuffer) {
+    init(batch: Int, tokens: Int, queries: Int, width d: Int, heads: Int, mlp m: Int, input: FloatBuffer,
+         probabilities: Bool) {
         self.batch = batch; self.tokens = tokens; self.queries = queries
         let rows = batch * tokens, qrows = batch * queries
         self.input = input
         norm1Mean = FloatBuffer(uninitialized: rows); norm1Rstd = FloatBuffer(uninitialized: rows)
         norm1Out = FloatBuffer(uninitialized: rows * d)
         qkv = FloatBuffer(uninitialized: rows * 3 * d)
-        probs = FloatBuffer(uninitialized: batch * heads * queries * tokens)
+        probs = FloatBuffer(uninitialized: probabilities ? batch * heads * queries * tokens : 0)
         attnOut = FloatBuffer(uninitialized: qrows * d)
         residual1 = FloatBuffer(uninitialized: qrows * d)
         norm2Mean = FloatBuffer(uninitialized: qrows); norm2Rstd = FloatBuffer(uninitialized: qrows)
@@ -54,16 +58,20 @@ func fillRows(_ out: UnsafeMutablePointer<Float>, rows: Int, n: Int, stride: Int
 }
 
 extension VisionTransformer {
-    /// Runs block `l` on x (B*N, D); with `clsOnly`, carries only the CLS rows past the attention.
+    /// Runs block `l` on x (B*N, D); with `clsOnly`, carries only the CLS rows past the attention. Without
+    /// `probabilities`, the attention may run fused and leave the cache without them.
     ///
     /// Every step but the attention treats rows independently, so the rows are split between the cores
     /// and each part runs its whole chain of single-threaded products and elementwise passes: two phases
     /// per block, with one wait between them, for the keys and values of every row.
-    func blockForward(_ l: Int, x: FloatBuffer, batch b: Int, tokens n: Int, clsOnly: Bool) -> BlockCache {
+    func blockForward(_ l: Int, x: FloatBuffer, batch b: Int, tokens n: Int, clsOnly: Bool,
+                      probabilities: Bool = true) -> BlockCache {
         let w = weights.blocks[l]
         let d = config.hiddenSize, heads = config.heads, hd = config.headSize, m = config.mlpSize
         let nq = clsOnly ? 1 : n, rows = b * n, qrows = b * nq
-        let c = BlockCache(batch: b, tokens: n, queries: nq, width: d, heads: heads, mlp: m, input: x)
+        let fused = !probabilities && FusedAttention.available && hd == 64
+        let c = BlockCache(batch: b, tokens: n, queries: nq, width: d, heads: heads, mlp: m, input: x,
+                           probabilities: !fused)
         let eps = config.layerNormEps
 
         // Phase 1, per part of the rows: T = norm1(x); q, k, v = T Wq^T + bq, ... (k|v only when clsOnly).
@@ -122,12 +130,19 @@ extension VisionTransformer {
             let img = q / nq, a = q - img * nq, e = min(nq, r.upperBound - img * nq)
             let base = c.qkv.ptr + img * n * 3 * d
             for h in 0..<heads {
-                let p = c.probs.ptr + ((img * heads + h) * nq + a) * n
-                BLAS.gemm(transB: true, m: e - a, n: n, k: hd, a: base + a * 3 * d + h * hd, lda: 3 * d,
-                          b: base + d + h * hd, ldb: 3 * d, c: p, ldc: n)
+                let qh = base + a * 3 * d + h * hd, kh = base + d + h * hd, vh = base + 2 * d + h * hd
+                let out = c.attnOut.ptr + (img * nq + a) * d + h * hd
+                if !c.hasProbabilities, FusedAttention.run(rows: e - a, keys: n, headSize: hd, q: qh, k: kh, v: vh,
+                                                           ld: 3 * d, scale: scale, out: out, ldOut: d) {
+                    continue
+                }
+                // Two products around a softmax, the scores in the cache (or in a buffer of their own
+                // should the fused kernel have found no memory).
+                let own = c.hasProbabilities ? nil : FloatBuffer(uninitialized: (e - a) * n)
+                let p = own?.ptr ?? c.probs.ptr + ((img * heads + h) * nq + a) * n
+                BLAS.gemm(transB: true, m: e - a, n: n, k: hd, a: qh, lda: 3 * d, b: kh, ldb: 3 * d, c: p, ldc: n)
                 softmaxForward(p, rows: e - a, n: n, stride: n, scale: scale)
-                BLAS.gemm(m: e - a, n: hd, k: n, a: p, lda: n, b: base + 2 * d + h * hd, ldb: 3 * d,
-                          c: c.attnOut.ptr + (img * nq + a) * d + h * hd, ldc: d)
+                BLAS.gemm(m: e - a, n: hd, k: n, a: p, lda: n, b: vh, ldb: 3 * d, c: out, ldc: d)
             }
             q = img * nq + e
         }

@@ -126,7 +126,9 @@ public final class VisionTransformer {
         var last: BlockCache! = nil
         for l in 0..<layers {
             let isLast = l == layers - 1
-            let cache = blockForward(l, x: x, batch: b, tokens: n, clsOnly: isLast && !options.allTokens)
+            let kept = options.keep == .allBlocks || (options.keep == .lastBlock && isLast)
+            let cache = blockForward(l, x: x, batch: b, tokens: n, clsOnly: isLast && !options.allTokens,
+                                     probabilities: kept || options.attentions)
             switch options.keep {
             case .allBlocks: caches[l] = cache
             case .lastBlock where isLast: caches[l] = cache

@@ -1,0 +1,164 @@
+// Fused attention for 64-wide heads on AVX-512: o = softmax(scale * q k^T) v without the N x N matrix.
+//
+// For blocks whose attention probabilities no map reads. Per block of 6 query rows, the keys go by in
+// blocks of 64 (FlashAttention, Dao et al. 2022): scores in 24 zmm registers, a running maximum and sum
+// per row, and the 6 x 64 output tile rescaled when the maximum grows. K is transposed once per call
+// (64 x N) so each score step is 4 loads, 6 broadcasts and 24 FMAs; P v reads v's rows in place.
+
+#include "CKernels.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+int cdam_avx512_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+#define HD 64
+#define QR 6
+#define KB 64
+
+// e^x for x <= 0 (Cody-Waite, degree 6), 0 below -64 (no denormals: see TensorMath/Softmax.swift).
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 exp_nonpositive(__m512 x) {
+    __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-64.0f), _CMP_LT_OQ);
+    x = _mm512_max_ps(x, _mm512_set1_ps(-80.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_maskz_mov_ps((__mmask16)~tiny, _mm512_scalef_ps(p, n));
+}
+
+// The running state of qr query rows: maximum score, sum of e^(score - maximum), and the output tile.
+typedef struct {
+    float m[QR], l[QR];
+    __m512 acc[QR][4];
+    float p[QR][KB] __attribute__((aligned(64)));
+} RowState;
+
+// Keys [j0, j0 + valid) for query rows [0, qr), in nv vectors of 16 keys (nv = ceil(valid / 16)).
+__attribute__((target("avx512f"), always_inline))
+static inline void key_block(int qr, int nv, int valid, int j0, const float *q, int ld, const float *kt,
+                             const float *vp, float scale, RowState *st) {
+    // Scores, 16 keys to a register.
+    __m512 s[QR][4];
+    for (int r = 0; r < QR; r++) if (r < qr) for (int c = 0; c < 4; c++) if (c < nv) s[r][c] = _mm512_setzero_ps();
+    for (int d = 0; d < HD; d++) {
+        const float *kd = kt + (size_t)j0 * HD + d * KB;
+        __m512 kv[4];
+        for (int c = 0; c < 4; c++) if (c < nv) kv[c] = _mm512_load_ps(kd + 16 * c);
+        for (int r = 0; r < QR; r++) if (r < qr) {
+            __m512 qv = _mm512_set1_ps(q[(size_t)r * ld + d]);
+            for (int c = 0; c < 4; c++) if (c < nv) s[r][c] = _mm512_fmadd_ps(qv, kv[c], s[r][c]);
+        }
+    }
+    __mmask16 live[4];
+    for (int c = 0; c < 4; c++) {
+        int left = valid - 16 * c;
+        live[c] = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+    }
+    // Online softmax: the new running maximum, what was summed so far rescaled, P = e^(s - max).
+    __m512 scl = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
+    for (int r = 0; r < QR; r++) if (r < qr) {
+        __m512 mx = ninf;
+        for (int c = 0; c < 4; c++) if (c < nv) {
+            s[r][c] = _mm512_mask_mul_ps(ninf, live[c], s[r][c], scl);
+            mx = _mm512_max_ps(mx, s[r][c]);
+        }
+        float bm = _mm512_reduce_max_ps(mx);
+        float mnew = bm > st->m[r] ? bm : st->m[r];
+        float alpha = mnew == st->m[r] ? 1.0f : expf(st->m[r] - mnew);
+        st->m[r] = mnew;
+        __m512 mv = _mm512_set1_ps(mnew), sum = _mm512_setzero_ps();
+        for (int c = 0; c < 4; c++) if (c < nv) {
+            __m512 p = exp_nonpositive(_mm512_sub_ps(s[r][c], mv));
+            sum = _mm512_add_ps(sum, p);
+            _mm512_store_ps(&st->p[r][16 * c], p);
+        }
+        st->l[r] = st->l[r] * alpha + _mm512_reduce_add_ps(sum);
+        if (alpha != 1.0f) {
+            __m512 av = _mm512_set1_ps(alpha);
+            for (int c = 0; c < 4; c++) st->acc[r][c] = _mm512_mul_ps(st->acc[r][c], av);
+        }
+    }
+    // o += P v over the live keys.
+    for (int j = 0; j < valid; j++) {
+        const float *vj = vp + (size_t)(j0 + j) * HD;
+        __m512 v0 = _mm512_loadu_ps(vj), v1 = _mm512_loadu_ps(vj + 16), v2 = _mm512_loadu_ps(vj + 32), v3 = _mm512_loadu_ps(vj + 48);
+        for (int r = 0; r < QR; r++) if (r < qr) {
+            __m512 pv = _mm512_set1_ps(st->p[r][j]);
+            st->acc[r][0] = _mm512_fmadd_ps(pv, v0, st->acc[r][0]); st->acc[r][1] = _mm512_fmadd_ps(pv, v1, st->acc[r][1]);
+            st->acc[r][2] = _mm512_fmadd_ps(pv, v2, st->acc[r][2]); st->acc[r][3] = _mm512_fmadd_ps(pv, v3, st->acc[r][3]);
+        }
+    }
+}
+
+// Query rows [0, qr) against every key, into o.
+__attribute__((target("avx512f"), always_inline))
+static inline void query_block(int qr, int n, const float *q, int ld, const float *kt, const float *vp,
+                               float scale, float *o, int ldo) {
+    RowState st;
+    for (int r = 0; r < QR; r++) if (r < qr) {
+        st.m[r] = -INFINITY; st.l[r] = 0;
+        for (int c = 0; c < 4; c++) st.acc[r][c] = _mm512_setzero_ps();
+    }
+    for (int j0 = 0; j0 < n; j0 += KB) {
+        int valid = n - j0 < KB ? n - j0 : KB;
+        switch ((valid + 15) / 16) {
+            case 4: key_block(qr, 4, valid, j0, q, ld, kt, vp, scale, &st); break;
+            case 3: key_block(qr, 3, valid, j0, q, ld, kt, vp, scale, &st); break;
+            case 2: key_block(qr, 2, valid, j0, q, ld, kt, vp, scale, &st); break;
+            default: key_block(qr, 1, valid, j0, q, ld, kt, vp, scale, &st); break;
+        }
+    }
+    for (int r = 0; r < QR; r++) if (r < qr) {
+        __m512 inv = _mm512_set1_ps(1.0f / st.l[r]);
+        for (int c = 0; c < 4; c++) _mm512_storeu_ps(o + (size_t)r * ldo + 16 * c, _mm512_mul_ps(st.acc[r][c], inv));
+    }
+}
+
+#define QBLOCK(n) case n: query_block(n, keys, q + (size_t)r * ld, ld, kt, vp, scale, o + (size_t)r * ldo, ldo); break;
+
+__attribute__((target("avx512f")))
+int cdam_attention64(int rows, int keys, const float *q, const float *k, const float *v, int ld, float scale,
+                     float *o, int ldo) {
+    // K transposed per block of 64 keys (kt[block][d][key], zero past the last key) and v's rows packed
+    // side by side: both then stream through the cache in order, 16 KB per block.
+    int npad = (keys + KB - 1) / KB * KB;
+    float *kt = aligned_alloc(64, sizeof(float) * HD * (size_t)npad * 2);
+    if (!kt) return -1;
+    float *vp = kt + (size_t)HD * npad;
+    for (int j = 0; j < npad; j++) {
+        float *col = kt + (size_t)(j / KB) * KB * HD + j % KB;
+        for (int d = 0; d < HD; d++) col[d * KB] = j < keys ? k[(size_t)j * ld + d] : 0;
+        if (j < keys) memcpy(vp + (size_t)j * HD, v + (size_t)j * ld, sizeof(float) * HD);
+    }
+    for (int r = 0; r < rows; r += QR) {
+        switch (rows - r < QR ? rows - r : QR) { QBLOCK(1) QBLOCK(2) QBLOCK(3) QBLOCK(4) QBLOCK(5) QBLOCK(6) }
+    }
+    free(kt);
+    return 0;
+}
+
+#else
+
+int cdam_avx512_available(void) { return 0; }
+
+int cdam_attention64(int rows, int keys, const float *q, const float *k, const float *v, int ld, float scale,
+                     float *o, int ldo) {
+    return -1;
+}
+
+#endif
