@@ -75,19 +75,16 @@ extension VisionTransformer {
         let eps = config.layerNormEps
 
         // Phase 1, per part of the rows: T = norm1(x); q, k, v = T Wq^T + bq, ... (k|v only when clsOnly).
-        let xp = x.ptr, t = c.norm1Out.ptr, qkv = c.qkv.ptr
+        let xp = x.ptr, t = c.norm1Out.ptr, qkv = c.qkv.ptr, lin = linears[l]
         parallelRanges(rows, chunks: Self.parts(rows)) { r in
             let lo = r.lowerBound, count = r.count
             layerNormForward(xp + lo * d, rows: count, width: d, weight: w.norm1Weight.ptr, bias: w.norm1Bias.ptr, eps: eps,
                              out: t + lo * d, mean: c.norm1Mean.ptr + lo, rstd: c.norm1Rstd.ptr + lo)
-            fillRows(qkv + lo * 3 * d, rows: count, n: 3 * d, bias: w.qkvBias.ptr)
-            let skip = clsOnly ? d : 0
-            BLAS.gemm(transB: true, m: count, n: 3 * d - skip, k: d, a: t + lo * d, lda: d,
-                      b: w.qkvWeight.ptr + skip * d, ldb: d, beta: 1, c: qkv + lo * 3 * d + skip, ldc: 3 * d)
+            lin.qkv.apply(rows: count, x: t + lo * d, ldx: d, bias: w.qkvBias.ptr, out: qkv + lo * 3 * d, ldOut: 3 * d,
+                          columns: clsOnly ? d..<(3 * d) : nil)
         }
         if clsOnly {   // q for the CLS rows only
-            BLAS.gemm(transB: true, m: b, n: d, k: d, a: t, lda: n * d, b: w.qkvWeight.ptr, ldb: d, beta: 1,
-                      c: qkv, ldc: n * 3 * d)
+            lin.qkv.apply(rows: b, x: t, ldx: n * d, bias: w.qkvBias.ptr, out: qkv, ldOut: n * 3 * d, columns: 0..<d)
         }
 
         // Phase 2, per part of the query rows: attention over every key, the projection and the MLP.
@@ -96,9 +93,7 @@ extension VisionTransformer {
             let lo = r.lowerBound, count = r.count
             // x1 = x + ls1 * (o Wproj^T + bproj)
             let x1 = c.residual1.ptr + lo * d
-            fillRows(x1, rows: count, n: d, bias: w.projBias.ptr)
-            BLAS.gemm(transB: true, m: count, n: d, k: d, a: c.attnOut.ptr + lo * d, lda: d, b: w.projWeight.ptr, ldb: d,
-                      beta: 1, c: x1, ldc: d)
+            lin.proj.apply(rows: count, x: c.attnOut.ptr + lo * d, ldx: d, bias: w.projBias.ptr, out: x1, ldOut: d)
             for q in r {
                 let xr = xp + c.tokenRow(ofQueryRow: q) * d, o = c.residual1.ptr + q * d
                 for j in 0..<d { o[j] = xr[j] + w.layerScale1[j] * o[j] }
@@ -107,12 +102,9 @@ extension VisionTransformer {
             layerNormForward(x1, rows: count, width: d, weight: w.norm2Weight.ptr, bias: w.norm2Bias.ptr, eps: eps,
                              out: c.norm2Out.ptr + lo * d, mean: c.norm2Mean.ptr + lo, rstd: c.norm2Rstd.ptr + lo)
             let pre = c.fc1Pre.ptr + lo * m, act = c.fc1Act.ptr + lo * m, out = c.output.ptr + lo * d
-            fillRows(pre, rows: count, n: m, bias: w.fc1Bias.ptr)
-            BLAS.gemm(transB: true, m: count, n: m, k: d, a: c.norm2Out.ptr + lo * d, lda: d, b: w.fc1Weight.ptr, ldb: d,
-                      beta: 1, c: pre, ldc: m)
+            lin.fc1.apply(rows: count, x: c.norm2Out.ptr + lo * d, ldx: d, bias: w.fc1Bias.ptr, out: pre, ldOut: m)
             geluForward(pre, out: act, count: count * m)
-            fillRows(out, rows: count, n: d, bias: w.fc2Bias.ptr)
-            BLAS.gemm(transB: true, m: count, n: d, k: m, a: act, lda: m, b: w.fc2Weight.ptr, ldb: m, beta: 1, c: out, ldc: d)
+            lin.fc2.apply(rows: count, x: act, ldx: m, bias: w.fc2Bias.ptr, out: out, ldOut: d)
             for q in 0..<count {
                 let x1r = x1 + q * d, o = out + q * d
                 for j in 0..<d { o[j] = x1r[j] + w.layerScale2[j] * o[j] }

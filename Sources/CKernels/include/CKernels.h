@@ -2,6 +2,8 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
+#include <stddef.h>
+
 /// 1 when this CPU runs the AVX-512 kernels (x86-64 with AVX-512F), else 0.
 int cdam_avx512_available(void);
 
@@ -10,5 +12,21 @@ int cdam_avx512_available(void);
 /// when the kernel cannot run here or its scratch memory could not be allocated.
 int cdam_attention64(int rows, int keys, const float *q, const float *k, const float *v, int ld, float scale,
                      float *o, int ldo);
+
+/// Output features per packed panel of a linear layer's weight: two 16-lane AVX-512 registers.
+#define CDAM_LINEAR_PANEL 32
+
+/// Floats that cdam_linear_pack writes for an (outputs, inputs) weight.
+size_t cdam_linear_packed_count(int outputs, int inputs);
+
+/// Packs w (outputs x inputs, row-major) into panels of CDAM_LINEAR_PANEL outputs:
+/// packed[p][i][c] = w[p * PANEL + c][i], zero beyond the last output.
+void cdam_linear_pack(const float *w, int outputs, int inputs, float *packed);
+
+/// out[r][j] = bias[j] + sum_i x[r][i] * w[j][i] for r < rows and j in panels [p0, p1) of the packed weight.
+/// out points at column 0 of row 0 (row stride ldo), x at row 0 (row stride ldx); bias may be NULL.
+/// Returns 0, or -1 (nothing written) when the kernel cannot run here or found no scratch memory.
+int cdam_linear(int rows, int outputs, int inputs, const float *x, int ldx, const float *packed,
+                const float *bias, float *out, int ldo, int p0, int p1);
 
 #endif

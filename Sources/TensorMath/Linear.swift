@@ -1,0 +1,57 @@
+// A linear layer's weight, ready for y = x W^T + b at the model's shapes.
+//
+// On CPUs with AVX-512 the product runs in CKernels' kernel on a copy of W packed once here; elsewhere
+// it goes through OpenBLAS (bias rows first, then the product accumulates onto them).
+
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// W (outputs, inputs) row-major, plus its packed copy when the AVX-512 kernel can run.
+public final class LinearWeight: @unchecked Sendable {
+    public let weight: FloatBuffer
+    public let outputs: Int, inputs: Int
+    let packed: FloatBuffer?
+
+    /// Whether this CPU runs the packed kernel (x86-64 with AVX-512F); CDAM_LINEAR=blas turns it off.
+    public static let kernelAvailable: Bool = {
+        if let choice = getenv("CDAM_LINEAR").map({ String(cString: $0) }), choice == "blas" { return false }
+        return cdam_avx512_available() != 0
+    }()
+
+    public init(_ weight: FloatBuffer, outputs: Int, inputs: Int) {
+        precondition(weight.count == outputs * inputs, "weight has \(weight.count) values, not \(outputs)x\(inputs)")
+        self.weight = weight
+        self.outputs = outputs
+        self.inputs = inputs
+        if Self.kernelAvailable {
+            let packed = FloatBuffer(uninitialized: cdam_linear_packed_count(Int32(outputs), Int32(inputs)))
+            cdam_linear_pack(weight.ptr, Int32(outputs), Int32(inputs), packed.ptr)
+            self.packed = packed
+        } else {
+            packed = nil
+        }
+    }
+
+    /// out[r, j] = bias[j] + x[r] . W[j] for `rows` rows and the outputs j in `columns` (all by default), on
+    /// the calling thread. `out` points at output 0 of row 0; `ldx`, `ldOut` are row strides.
+    public func apply(rows: Int, x: UnsafePointer<Float>, ldx: Int, bias: UnsafePointer<Float>?,
+                      out: UnsafeMutablePointer<Float>, ldOut: Int, columns: Range<Int>? = nil) {
+        let cols = columns ?? 0..<outputs
+        guard rows > 0, !cols.isEmpty else { return }
+        let panel = Int(CDAM_LINEAR_PANEL)
+        if let packed, cols.lowerBound % panel == 0, cols.upperBound % panel == 0 || cols.upperBound == outputs,
+           cdam_linear(Int32(rows), Int32(outputs), Int32(inputs), x, Int32(ldx), packed.ptr, bias, out, Int32(ldOut),
+                       Int32(cols.lowerBound / panel), Int32((cols.upperBound + panel - 1) / panel)) == 0 {
+            return
+        }
+        let lo = cols.lowerBound, n = cols.count
+        for r in 0..<rows {
+            let o = out + r * ldOut + lo
+            if let bias { o.update(from: bias + lo, count: n) } else { o.update(repeating: 0, count: n) }
+        }
+        BLAS.gemm(transB: true, m: rows, n: n, k: inputs, a: x, lda: ldx, b: weight.ptr + lo * inputs, ldb: inputs,
+                  beta: 1, c: out + lo, ldc: ldOut)
+    }
+}
