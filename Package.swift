@@ -31,9 +31,10 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"),
                                  .linkedLibrary("webp"), .linkedLibrary("webpdemux")]),
 
-        // Hand-written AVX-512 kernels: the fused attention (TensorMath/FusedAttention.swift).
+        // Hand-written AVX-512 kernels, chosen at run time: the linear layers on weights packed at load
+        // (TensorMath/Linear.swift) and the fused attention (TensorMath/FusedAttention.swift).
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        // Tensor math: BLAS-backed matrix products and the elementwise kernels.
+        // Tensor math: matrix products (OpenBLAS or CKernels) and the elementwise kernels.
         .target(name: "TensorMath", dependencies: ["CKernels"], swiftSettings: kernels),
         // The Vision Transformer: config, weights, forward pass, checkpoint conversion.
         .target(name: "ViT", dependencies: [

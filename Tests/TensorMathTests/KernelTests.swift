@@ -26,6 +26,20 @@ struct KernelTests {
         #expect(worst < 6e-7)
     }
 
+    /// Through whichever loop this CPU runs (16 lanes with AVX-512, 8 otherwise), with a partial last vector.
+    @Test func geluForwardMatchesErf() {
+        let n = 1001
+        let x = (0..<n).map { Float($0) / Float(n - 1) * 40 - 20 }
+        var y = [Float](repeating: .nan, count: n)
+        geluForward(x, out: &y, count: n)
+        var worst = 0.0
+        for i in 0..<n {
+            let v = Double(x[i]), exact = 0.5 * v * (1 + erf(v / 2.0.squareRoot()))
+            worst = max(worst, abs(Double(y[i]) - exact) / max(1, abs(v)))
+        }
+        #expect(worst < 1e-6, "GELU: max error \(worst)")
+    }
+
     @Test func layerNormBackwardMatchesFiniteDifferences() {
         let rows = 3, d = 7
         let x = Self.values(rows * d, seed: 1), w = Self.values(d, seed: 2), b = Self.values(d, seed: 3)

@@ -13,6 +13,10 @@ int cdam_avx512_available(void);
 int cdam_attention64(int rows, int keys, const float *q, const float *k, const float *v, int ld, float scale,
                      float *o, int ldo);
 
+/// out = x * (1 + erf(x / sqrt 2)) / 2 over count floats (out may be x). Returns 0, or -1 (nothing written)
+/// when the kernel cannot run here.
+int cdam_gelu(const float *x, float *out, long count);
+
 /// Output features per packed panel of a linear layer's weight: two 16-lane AVX-512 registers.
 #define CDAM_LINEAR_PANEL 32
 
