@@ -62,13 +62,13 @@ public func cdam(_ model: VisionTransformer, _ result: ForwardResult, image b: I
     let dY = FloatBuffer(count: kk * d)
     for k in 0..<kk { for j in 0..<d { dY[k * d + j] = dX[k * d + j] * w.layerScale2[j] } }
     let dAct = FloatBuffer(count: kk * m)
-    BLAS.gemm(m: kk, n: m, k: d, a: dY.ptr, lda: d, b: w.fc2Weight.ptr, ldb: m, c: dAct.ptr, ldc: m)
+    BLAS.gemm(m: kk, n: m, k: d, a: dY.ptr, lda: d, b: w.fc2.weight.ptr, ldb: m, c: dAct.ptr, ldc: m)
     let pre = FloatBuffer(count: kk * m)
     for k in 0..<kk { (pre.ptr + k * m).update(from: cache.fc1Pre.ptr + qrow * m, count: m) }
     let dPre = FloatBuffer(count: kk * m)
     geluBackward(pre.ptr, dOut: dAct.ptr, dInput: dPre.ptr, count: kk * m)
     let dNorm2 = FloatBuffer(count: kk * d)
-    BLAS.gemm(m: kk, n: d, k: m, a: dPre.ptr, lda: m, b: w.fc1Weight.ptr, ldb: d, c: dNorm2.ptr, ldc: d)
+    BLAS.gemm(m: kk, n: d, k: m, a: dPre.ptr, lda: m, b: w.fc1.weight.ptr, ldb: d, c: dNorm2.ptr, ldc: d)
     let x1 = FloatBuffer(count: kk * d), mean2 = FloatBuffer(count: kk), rstd2 = FloatBuffer(count: kk)
     for k in 0..<kk {
         (x1.ptr + k * d).update(from: cache.residual1.ptr + qrow * d, count: d)
@@ -82,12 +82,12 @@ public func cdam(_ model: VisionTransformer, _ result: ForwardResult, image b: I
     let dProj = FloatBuffer(count: kk * d)
     for k in 0..<kk { for j in 0..<d { dProj[k * d + j] = dx1[k * d + j] * w.layerScale1[j] } }
     let dO = FloatBuffer(count: kk * d)
-    BLAS.gemm(m: kk, n: d, k: d, a: dProj.ptr, lda: d, b: w.projWeight.ptr, ldb: d, c: dO.ptr, ldc: d)
+    BLAS.gemm(m: kk, n: d, k: d, a: dProj.ptr, lda: d, b: w.proj.weight.ptr, ldb: d, c: dO.ptr, ldc: d)
 
     // Attention of the CLS query, per head h.
     let scale = 1 / Float(hd).squareRoot()
     let qkv = cache.qkv.ptr + b * n * 3 * d           // this image's rows, stride 3D
-    let wq = w.qkvWeight.ptr, wk = w.qkvWeight.ptr + d * d, wv = w.qkvWeight.ptr + 2 * d * d
+    let wq = w.qkv.weight.ptr, wk = w.qkv.weight.ptr + d * d, wv = w.qkv.weight.ptr + 2 * d * d
     // Left factors: for target k, row j holds [scale * dS_h[k, j] for h | P_h[j] for h]. (K, N, 2H)
     let left = FloatBuffer(count: kk * n * 2 * heads)
     // Right factors: for target k, rows [a_h = q_h Wk_h for h ; b_h[k] = dO_h[k] Wv_h for h]. (K, 2H, D)
@@ -125,7 +125,8 @@ public func cdam(_ model: VisionTransformer, _ result: ForwardResult, image b: I
     // (N, D) buffer unless the gradients are kept.
     let t = cache.norm1Out.ptr + b * n * d
     let grads = keepGradients ? FloatBuffer(uninitialized: kk * n * d) : nil
-    var maps = [[Float]](repeating: [Float](repeating: 0, count: n - 1), count: kk)
+    // One array per map, each with storage of its own before the cores write into them.
+    var maps = (0..<kk).map { _ in [Float](repeating: 0, count: n - 1) }
     maps.withUnsafeMutableBufferPointer { out in
         let out = out
         parallelRanges(kk, chunks: kk >= 4 ? Parallel.cores : 1) { part in

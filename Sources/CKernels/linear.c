@@ -33,6 +33,13 @@ void cdam_linear_pack(const float *w, int outputs, int inputs, float *packed) {
         }
 }
 
+void cdam_linear_unpack(const float *packed, int outputs, int inputs, float *w) {
+    for (int o = 0; o < outputs; o++) {
+        const float *src = packed + (size_t)(o / NR) * inputs * NR + o % NR;
+        for (int i = 0; i < inputs; i++) w[(size_t)o * inputs + i] = src[(size_t)i * NR];
+    }
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 

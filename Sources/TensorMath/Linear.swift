@@ -8,11 +8,14 @@ import CKernels
 import Glibc
 #endif
 
-/// W (outputs, inputs) row-major, plus its packed copy when the AVX-512 kernel can run.
+/// A linear layer's weight W (outputs, inputs): packed for the kernel where it runs, row-major otherwise.
 public final class LinearWeight: @unchecked Sendable {
-    public let weight: FloatBuffer
     public let outputs: Int, inputs: Int
     let packed: FloatBuffer?
+    /// W row-major: as given when there is no packed copy, else rebuilt from it on first use (the backward
+    /// passes read it) and kept. One copy of the weights, not two, for the forward pass.
+    private var plain: FloatBuffer?
+    private let plainLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     /// Whether this CPU runs the packed kernel (x86-64 with AVX-512F); CDAM_LINEAR=blas turns it off.
     public static let kernelAvailable: Bool = {
@@ -22,16 +25,33 @@ public final class LinearWeight: @unchecked Sendable {
 
     public init(_ weight: FloatBuffer, outputs: Int, inputs: Int) {
         precondition(weight.count == outputs * inputs, "weight has \(weight.count) values, not \(outputs)x\(inputs)")
-        self.weight = weight
         self.outputs = outputs
         self.inputs = inputs
+        pthread_mutex_init(plainLock, nil)
         if Self.kernelAvailable {
             let packed = FloatBuffer(uninitialized: cdam_linear_packed_count(Int32(outputs), Int32(inputs)))
             cdam_linear_pack(weight.ptr, Int32(outputs), Int32(inputs), packed.ptr)
             self.packed = packed
+            plain = nil
         } else {
             packed = nil
+            plain = weight
         }
+    }
+
+    deinit {
+        pthread_mutex_destroy(plainLock)
+        plainLock.deallocate()
+    }
+
+    /// W (outputs, inputs) row-major.
+    public var weight: FloatBuffer {
+        pthread_mutex_lock(plainLock); defer { pthread_mutex_unlock(plainLock) }
+        if let plain { return plain }
+        let w = FloatBuffer(uninitialized: outputs * inputs)
+        cdam_linear_unpack(packed!.ptr, Int32(outputs), Int32(inputs), w.ptr)
+        plain = w
+        return w
     }
 
     /// out[r, j] = bias[j] + x[r] . W[j] for `rows` rows and the outputs j in `columns` (all by default), on
@@ -51,7 +71,7 @@ public final class LinearWeight: @unchecked Sendable {
             let o = out + r * ldOut + lo
             if let bias { o.update(from: bias + lo, count: n) } else { o.update(repeating: 0, count: n) }
         }
-        BLAS.gemm(transB: true, m: rows, n: n, k: inputs, a: x, lda: ldx, b: weight.ptr + lo * inputs, ldb: inputs,
+        BLAS.gemm(transB: true, m: rows, n: n, k: inputs, a: x, lda: ldx, b: self.weight.ptr + lo * inputs, ldb: inputs,
                   beta: 1, c: out + lo, ldc: ldOut)
     }
 }

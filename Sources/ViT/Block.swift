@@ -50,13 +50,6 @@ public final class BlockCache {
     @inline(__always) func tokenRow(ofQueryRow r: Int) -> Int { queries == 1 ? r * tokens : r }
 }
 
-/// Fills each of `rows` rows of width `n` with `bias`, so a product can accumulate onto it (beta = 1).
-@inline(__always)
-func fillRows(_ out: UnsafeMutablePointer<Float>, rows: Int, n: Int, stride: Int? = nil, bias: UnsafePointer<Float>) {
-    let s = stride ?? n
-    for r in 0..<rows { (out + r * s).update(from: bias, count: n) }
-}
-
 extension VisionTransformer {
     /// Runs block `l` on x (B*N, D); with `clsOnly`, carries only the CLS rows past the attention. Without
     /// `probabilities`, the attention may run fused and leave the cache without them.
@@ -75,16 +68,16 @@ extension VisionTransformer {
         let eps = config.layerNormEps
 
         // Phase 1, per part of the rows: T = norm1(x); q, k, v = T Wq^T + bq, ... (k|v only when clsOnly).
-        let xp = x.ptr, t = c.norm1Out.ptr, qkv = c.qkv.ptr, lin = linears[l]
+        let xp = x.ptr, t = c.norm1Out.ptr, qkv = c.qkv.ptr
         parallelRanges(rows, chunks: Self.parts(rows)) { r in
             let lo = r.lowerBound, count = r.count
             layerNormForward(xp + lo * d, rows: count, width: d, weight: w.norm1Weight.ptr, bias: w.norm1Bias.ptr, eps: eps,
                              out: t + lo * d, mean: c.norm1Mean.ptr + lo, rstd: c.norm1Rstd.ptr + lo)
-            lin.qkv.apply(rows: count, x: t + lo * d, ldx: d, bias: w.qkvBias.ptr, out: qkv + lo * 3 * d, ldOut: 3 * d,
+            w.qkv.apply(rows: count, x: t + lo * d, ldx: d, bias: w.qkvBias.ptr, out: qkv + lo * 3 * d, ldOut: 3 * d,
                           columns: clsOnly ? d..<(3 * d) : nil)
         }
         if clsOnly {   // q for the CLS rows only
-            lin.qkv.apply(rows: b, x: t, ldx: n * d, bias: w.qkvBias.ptr, out: qkv, ldOut: n * 3 * d, columns: 0..<d)
+            w.qkv.apply(rows: b, x: t, ldx: n * d, bias: w.qkvBias.ptr, out: qkv, ldOut: n * 3 * d, columns: 0..<d)
         }
 
         // Phase 2, per part of the query rows: attention over every key, the projection and the MLP.
@@ -93,7 +86,7 @@ extension VisionTransformer {
             let lo = r.lowerBound, count = r.count
             // x1 = x + ls1 * (o Wproj^T + bproj)
             let x1 = c.residual1.ptr + lo * d
-            lin.proj.apply(rows: count, x: c.attnOut.ptr + lo * d, ldx: d, bias: w.projBias.ptr, out: x1, ldOut: d)
+            w.proj.apply(rows: count, x: c.attnOut.ptr + lo * d, ldx: d, bias: w.projBias.ptr, out: x1, ldOut: d)
             for q in r {
                 let xr = xp + c.tokenRow(ofQueryRow: q) * d, o = c.residual1.ptr + q * d
                 for j in 0..<d { o[j] = xr[j] + w.layerScale1[j] * o[j] }
@@ -102,9 +95,9 @@ extension VisionTransformer {
             layerNormForward(x1, rows: count, width: d, weight: w.norm2Weight.ptr, bias: w.norm2Bias.ptr, eps: eps,
                              out: c.norm2Out.ptr + lo * d, mean: c.norm2Mean.ptr + lo, rstd: c.norm2Rstd.ptr + lo)
             let pre = c.fc1Pre.ptr + lo * m, act = c.fc1Act.ptr + lo * m, out = c.output.ptr + lo * d
-            lin.fc1.apply(rows: count, x: c.norm2Out.ptr + lo * d, ldx: d, bias: w.fc1Bias.ptr, out: pre, ldOut: m)
+            w.fc1.apply(rows: count, x: c.norm2Out.ptr + lo * d, ldx: d, bias: w.fc1Bias.ptr, out: pre, ldOut: m)
             geluForward(pre, out: act, count: count * m)
-            lin.fc2.apply(rows: count, x: act, ldx: m, bias: w.fc2Bias.ptr, out: out, ldOut: d)
+            w.fc2.apply(rows: count, x: act, ldx: m, bias: w.fc2Bias.ptr, out: out, ldOut: d)
             for q in 0..<count {
                 let x1r = x1 + q * d, o = out + q * d
                 for j in 0..<d { o[j] = x1r[j] + w.layerScale2[j] * o[j] }

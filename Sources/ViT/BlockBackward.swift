@@ -29,11 +29,11 @@ extension VisionTransformer {
         let dY = FloatBuffer(uninitialized: qrows * d)
         for r in 0..<qrows { for j in 0..<d { dY.ptr[r * d + j] = dOutput.ptr[r * d + j] * w.layerScale2[j] } }
         let dAct = FloatBuffer(uninitialized: qrows * m)
-        BLAS.parallelGemm(m: qrows, n: m, k: d, a: dY.ptr, lda: d, b: w.fc2Weight.ptr, ldb: m, c: dAct.ptr, ldc: m)
+        BLAS.parallelGemm(m: qrows, n: m, k: d, a: dY.ptr, lda: d, b: w.fc2.weight.ptr, ldb: m, c: dAct.ptr, ldc: m)
         let dPre = FloatBuffer(uninitialized: qrows * m)
         geluBackward(c.fc1Pre.ptr, dOut: dAct.ptr, dInput: dPre.ptr, count: qrows * m)
         let dNorm2 = FloatBuffer(uninitialized: qrows * d)
-        BLAS.parallelGemm(m: qrows, n: d, k: m, a: dPre.ptr, lda: m, b: w.fc1Weight.ptr, ldb: d, c: dNorm2.ptr, ldc: d)
+        BLAS.parallelGemm(m: qrows, n: d, k: m, a: dPre.ptr, lda: m, b: w.fc1.weight.ptr, ldb: d, c: dNorm2.ptr, ldc: d)
         layerNormBackward(c.residual1.ptr, rows: qrows, width: d, weight: w.norm2Weight.ptr,
                           mean: c.norm2Mean.ptr, rstd: c.norm2Rstd.ptr, dOut: dNorm2.ptr, dInput: dx1.ptr)
 
@@ -41,7 +41,7 @@ extension VisionTransformer {
         let dProj = FloatBuffer(uninitialized: qrows * d)
         for r in 0..<qrows { for j in 0..<d { dProj.ptr[r * d + j] = dx1.ptr[r * d + j] * w.layerScale1[j] } }
         let dO = FloatBuffer(uninitialized: qrows * d)
-        BLAS.parallelGemm(m: qrows, n: d, k: d, a: dProj.ptr, lda: d, b: w.projWeight.ptr, ldb: d, c: dO.ptr, ldc: d)
+        BLAS.parallelGemm(m: qrows, n: d, k: d, a: dProj.ptr, lda: d, b: w.proj.weight.ptr, ldb: d, c: dO.ptr, ldc: d)
 
         // Attention, per image and head: dP = dO v^T, dv = P^T dO, dS = softmax'(dP) * scale, dq = dS k, dk = dS^T q.
         let dqkv = FloatBuffer(count: rows * 3 * d)
@@ -65,7 +65,7 @@ extension VisionTransformer {
 
         // T -> q|k|v: dT = dqkv Wqkv
         let dT = FloatBuffer(uninitialized: rows * d)
-        BLAS.parallelGemm(m: rows, n: d, k: 3 * d, a: dqkv.ptr, lda: 3 * d, b: w.qkvWeight.ptr, ldb: d, c: dT.ptr, ldc: d)
+        BLAS.parallelGemm(m: rows, n: d, k: 3 * d, a: dqkv.ptr, lda: 3 * d, b: w.qkv.weight.ptr, ldb: d, c: dT.ptr, ldc: d)
 
         // x -> norm1 -> T, plus the residual into the query rows.
         let dInput = FloatBuffer(count: rows * d)

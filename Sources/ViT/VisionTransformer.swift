@@ -59,12 +59,6 @@ public final class ForwardResult {
     public var lastNorm1: FloatBuffer? { caches.last??.norm1Out }
 }
 
-/// One block's linear layers: q|k|v (3D, D), the attention's output projection (D, D), the MLP's fc1 (M, D)
-/// and fc2 (D, M).
-struct BlockLinears {
-    let qkv, proj, fc1, fc2: LinearWeight
-}
-
 /// A loaded ViT backbone.
 public final class VisionTransformer {
     public let config: ViTConfiguration
@@ -72,19 +66,9 @@ public final class VisionTransformer {
     private var positionCache: [Int: FloatBuffer] = [:]
     private let positionLock = NSLock()
 
-    /// Each block's four linear layers, packed for the products (TensorMath's LinearWeight).
-    let linears: [BlockLinears]
-
     public init(config: ViTConfiguration, weights: ViTWeights) {
         self.config = config
         self.weights = weights
-        let d = config.hiddenSize, m = config.mlpSize
-        linears = weights.blocks.map { w in
-            BlockLinears(qkv: LinearWeight(w.qkvWeight, outputs: 3 * d, inputs: d),
-                         proj: LinearWeight(w.projWeight, outputs: d, inputs: d),
-                         fc1: LinearWeight(w.fc1Weight, outputs: m, inputs: d),
-                         fc2: LinearWeight(w.fc2Weight, outputs: d, inputs: m))
-        }
     }
 
     /// Loads `config.json` and `model.safetensors` from a HuggingFace-layout model directory.

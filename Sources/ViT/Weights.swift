@@ -7,25 +7,33 @@ import TensorMath
 public struct BlockWeights {
     public var norm1Weight, norm1Bias: FloatBuffer        // (D)
     /// Query, key and value projections stacked: rows 0..<D query, D..<2D key, 2D..<3D value. (3D, D)
-    public var qkvWeight: FloatBuffer
+    public var qkv: LinearWeight
     public var qkvBias: FloatBuffer                        // (3D)
-    public var projWeight, projBias: FloatBuffer           // (D, D), (D)
+    public var proj: LinearWeight                          // (D, D)
+    public var projBias: FloatBuffer                       // (D)
     public var layerScale1: FloatBuffer                    // (D), ones for plain ViT
     public var norm2Weight, norm2Bias: FloatBuffer         // (D)
-    public var fc1Weight, fc1Bias: FloatBuffer             // (M, D), (M)
-    public var fc2Weight, fc2Bias: FloatBuffer             // (D, M), (D)
+    public var fc1: LinearWeight                           // (M, D)
+    public var fc1Bias: FloatBuffer                        // (M)
+    public var fc2: LinearWeight                           // (D, M)
+    public var fc2Bias: FloatBuffer                        // (D)
     public var layerScale2: FloatBuffer                    // (D)
 
+    /// The linear weights are given as (outputs, inputs) row-major; `LinearWeight` packs them for the
+    /// forward pass where the CPU runs the packed kernel.
     public init(norm1Weight: FloatBuffer, norm1Bias: FloatBuffer, qkvWeight: FloatBuffer, qkvBias: FloatBuffer,
                 projWeight: FloatBuffer, projBias: FloatBuffer, layerScale1: FloatBuffer,
                 norm2Weight: FloatBuffer, norm2Bias: FloatBuffer, fc1Weight: FloatBuffer, fc1Bias: FloatBuffer,
                 fc2Weight: FloatBuffer, fc2Bias: FloatBuffer, layerScale2: FloatBuffer) {
+        let d = norm1Weight.count, m = fc1Bias.count
         self.norm1Weight = norm1Weight; self.norm1Bias = norm1Bias
-        self.qkvWeight = qkvWeight; self.qkvBias = qkvBias
-        self.projWeight = projWeight; self.projBias = projBias; self.layerScale1 = layerScale1
+        self.qkv = LinearWeight(qkvWeight, outputs: 3 * d, inputs: d); self.qkvBias = qkvBias
+        self.proj = LinearWeight(projWeight, outputs: d, inputs: d); self.projBias = projBias
+        self.layerScale1 = layerScale1
         self.norm2Weight = norm2Weight; self.norm2Bias = norm2Bias
-        self.fc1Weight = fc1Weight; self.fc1Bias = fc1Bias
-        self.fc2Weight = fc2Weight; self.fc2Bias = fc2Bias; self.layerScale2 = layerScale2
+        self.fc1 = LinearWeight(fc1Weight, outputs: m, inputs: d); self.fc1Bias = fc1Bias
+        self.fc2 = LinearWeight(fc2Weight, outputs: d, inputs: m); self.fc2Bias = fc2Bias
+        self.layerScale2 = layerScale2
     }
 }
 

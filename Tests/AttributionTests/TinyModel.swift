@@ -73,7 +73,7 @@ struct DoubleLastBlock {
     /// CLS embedding from T (N x D) and x's CLS row (the residual).
     func clsEmbedding(t: [[Double]], xCLS: [Double]) -> [Double] {
         let n = t.count, hd = d / heads
-        let wqkv = dbl(w.qkvWeight), bqkv = dbl(w.qkvBias)
+        let wqkv = dbl(w.qkv.weight), bqkv = dbl(w.qkvBias)
         func proj(_ row: [Double], _ part: Int) -> [Double] {
             (0..<d).map { o in (0..<d).reduce(bqkv[part * d + o]) { $0 + wqkv[(part * d + o) * d + $1] * row[$1] } }
         }
@@ -88,10 +88,10 @@ struct DoubleLastBlock {
             let p = s.map { $0 / z }
             for c in 0..<hd { o[h * hd + c] = (0..<n).reduce(0.0) { $0 + p[$1] * v[$1][h * hd + c] } }
         }
-        let wp = dbl(w.projWeight), bp = dbl(w.projBias), ls1 = dbl(w.layerScale1), ls2 = dbl(w.layerScale2)
+        let wp = dbl(w.proj.weight), bp = dbl(w.projBias), ls1 = dbl(w.layerScale1), ls2 = dbl(w.layerScale2)
         let x1 = (0..<d).map { j in xCLS[j] + ls1[j] * (0..<d).reduce(bp[j]) { $0 + wp[j * d + $1] * o[$1] } }
         let n2 = DoubleLastBlock.layerNorm(x1, dbl(w.norm2Weight), dbl(w.norm2Bias), eps)
-        let w1 = dbl(w.fc1Weight), b1 = dbl(w.fc1Bias), w2 = dbl(w.fc2Weight), b2 = dbl(w.fc2Bias)
+        let w1 = dbl(w.fc1.weight), b1 = dbl(w.fc1Bias), w2 = dbl(w.fc2.weight), b2 = dbl(w.fc2Bias)
         let hpre = (0..<m).map { i in (0..<d).reduce(b1[i]) { $0 + w1[i * d + $1] * n2[$1] } }
         let hact = hpre.map { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
         let out = (0..<d).map { j in x1[j] + ls2[j] * (0..<m).reduce(b2[j]) { $0 + w2[j * m + $1] * hact[$1] } }

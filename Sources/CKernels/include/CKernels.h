@@ -27,6 +27,9 @@ size_t cdam_linear_packed_count(int outputs, int inputs);
 /// packed[p][i][c] = w[p * PANEL + c][i], zero beyond the last output.
 void cdam_linear_pack(const float *w, int outputs, int inputs, float *packed);
 
+/// The inverse of cdam_linear_pack: w (outputs x inputs, row-major) from its packed panels.
+void cdam_linear_unpack(const float *packed, int outputs, int inputs, float *w);
+
 /// out[r][j] = bias[j] + sum_i x[r][i] * w[j][i] for r < rows and j in panels [p0, p1) of the packed weight.
 /// out points at column 0 of row 0 (row stride ldo), x at row 0 (row stride ldx); bias may be NULL.
 /// Returns 0, or -1 (nothing written) when the kernel cannot run here or found no scratch memory.
