@@ -89,14 +89,19 @@ public enum Benchmarks {
                                best: lastBest / Double(batch))
     }
 
-    /// CDAM for K targets: one forward pass keeping the last block, one batched backward.
+    /// CDAM for K targets: one forward pass keeping the last block, one batched backward. With K = 0, the
+    /// forward pass alone (keeping the last block), for what the maps add to it.
     public static func cdamMaps(_ model: VisionTransformer, size: Int, targets k: Int, repeats: Int) throws -> BenchmarkFigure {
         let pixels = randomPixels(3 * size * size)
         let d = model.config.hiddenSize
         let targets = (0..<k).map { i in Target(name: "t\(i)", kind: .probe, direction: randomPixels(d + i).suffix(d).map { $0 }, bias: 0) }
         let ms = try time(repeats) {
             let r = try model.forward(pixels: pixels, batch: 1, height: size, width: size, options: ForwardOptions(keep: .lastBlock))
-            _ = cdam(model, r, image: 0, targets: targets)
+            if k > 0 { _ = cdam(model, r, image: 0, targets: targets) }
+        }
+        if k == 0 {
+            return BenchmarkFigure(name: "cdam \(size)x\(size), forward only", milliseconds: ms, unit: "image", gflops: nil,
+                                   detail: "the forward pass keeping the last block, no maps", best: lastBest)
         }
         return BenchmarkFigure(name: "cdam \(size)x\(size), \(k) target\(k == 1 ? "" : "s")", milliseconds: ms, unit: "image", gflops: nil,
                                detail: "forward + backward, all \(k) maps", best: lastBest)

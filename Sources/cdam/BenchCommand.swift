@@ -66,6 +66,7 @@ struct BenchCommand: AsyncParsableCommand {
                     if batch != 1 { report(try Benchmarks.forward(model, size: size, batch: batch, repeats: repeats)) }
                 }
                 if suite == "cdam" || suite == "all" {
+                    report(try Benchmarks.cdamMaps(model, size: size, targets: 0, repeats: repeats))
                     report(try Benchmarks.cdamMaps(model, size: size, targets: 1, repeats: repeats))
                     report(try Benchmarks.cdamMaps(model, size: size, targets: 32, repeats: repeats))
                 }
