@@ -70,6 +70,24 @@ public enum Benchmarks {
         }
     }
 
+    /// GFLOP/s of the linear layers' product as the forward pass runs it (TensorMath's LinearWeight: the packed
+    /// AVX-512 kernel where the CPU has it, else OpenBLAS), at the batch-8 fc1 shape, rows split between the cores.
+    public static func linear(repeats: Int = 5) -> BenchmarkFigure {
+        let m = 2056, n = 1536, k = 384
+        let w = LinearWeight(FloatBuffer((0..<(n * k)).map { Float($0 % 5) * 0.1 }), outputs: n, inputs: k)
+        let x = FloatBuffer((0..<(m * k)).map { Float($0 % 7) * 0.1 }), bias = FloatBuffer(count: n)
+        let y = FloatBuffer(count: m * n)
+        let ms = time(repeats) {
+            parallelRanges(m) { r in
+                w.apply(rows: r.count, x: x.ptr + r.lowerBound * k, ldx: k, bias: bias.ptr, out: y.ptr + r.lowerBound * n, ldOut: n)
+            }
+        }
+        let route = LinearWeight.kernelAvailable ? "packed AVX-512 kernel" : "OpenBLAS"
+        return BenchmarkFigure(name: "linear \(m)x\(n)x\(k) (fc1 shape, as the forward pass runs it)", milliseconds: ms,
+                               unit: "product", gflops: 2 * Double(m * n * k) / ms / 1e6,
+                               detail: "\(Parallel.cores) cores, \(route), bias included", best: lastBest)
+    }
+
     static func randomPixels(_ count: Int) -> [Float] {
         var state: UInt32 = 12345
         return (0..<count).map { _ in

@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the numeric core on the installed model (speed, peak memory).",
         discussion: """
-        Suites: sgemm (the BLAS rate), forward (embedding throughput), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
+        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
         """)
 
     @Argument(help: "sgemm | forward | cdam | rp | tam | all | imaging | index | search")
@@ -44,7 +44,10 @@ struct BenchCommand: AsyncParsableCommand {
                     print(f.name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: " %10.2f ms/", f.milliseconds) + f.unit + (f.best.map { String(format: " (best %.2f)", $0) } ?? "") + rate + (f.detail.map { "  (\($0))" } ?? ""))
                 }
             }
-            if suite == "sgemm" || suite == "all" { Benchmarks.sgemm(repeats: repeats).forEach(report) }
+            if suite == "sgemm" || suite == "all" {
+                Benchmarks.sgemm(repeats: repeats).forEach(report)
+                report(Benchmarks.linear(repeats: repeats))
+            }
             if suite == "imaging" || suite == "index" {
                 guard let images else { throw WorkbenchError.usage("the \(suite) suite needs --images DIR") }
                 let files = try ImageInput.expand([images])
