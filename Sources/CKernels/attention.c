@@ -2,8 +2,9 @@
 //
 // For blocks whose attention probabilities no map reads. Per block of 6 query rows, the keys go by in
 // blocks of 64 (FlashAttention, Dao et al. 2022): scores in 24 zmm registers, a running maximum and sum
-// per row, and the 6 x 64 output tile rescaled when the maximum grows. K is transposed once per call
-// (64 x N) so each score step is 4 loads, 6 broadcasts and 24 FMAs; P v reads v's rows in place.
+// per row, and the 6 x 64 output tile rescaled when the maximum grows. Once per call, K is transposed
+// per block of keys and V's rows are packed side by side, so both stream through the cache in order;
+// each score step is then 4 loads, 6 broadcasts and 24 FMAs.
 
 #include "CKernels.h"
 #include "vector_math.h"
@@ -13,11 +14,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-int cdam_avx512_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-}
 
 #define HD 64
 #define QR 6
@@ -135,8 +131,6 @@ int cdam_attention64(int rows, int keys, const float *q, const float *k, const f
 }
 
 #else
-
-int cdam_avx512_available(void) { return 0; }
 
 int cdam_attention64(int rows, int keys, const float *q, const float *k, const float *v, int ld, float scale,
                      float *o, int ldo) {

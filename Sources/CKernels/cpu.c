@@ -1,0 +1,16 @@
+// Which kernels this CPU can run, asked once by the Swift side (TensorMath).
+
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+
+int cdam_avx512_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+#else
+
+int cdam_avx512_available(void) { return 0; }
+
+#endif
