@@ -101,15 +101,7 @@ def run_phase(phase, model_dir, reps):
             p.requires_grad_(False)
 
         def stopped():
-            with torch.no_grad():
-                h = model.embeddings(x)
-                for layer in model.encoder.layer[:-1]:
-                    h = layer(h)
-            t = last.norm1(h).detach().requires_grad_()
-            attended, _ = last.attention(t)
-            h = h + last.layer_scale1(attended)
-            h = h + last.layer_scale2(last.mlp(last.norm2(h)))
-            e = model.layernorm(h)[:, 0]
+            t, e = ref.stopped_forward(model, x)
             (e @ c).sum().backward()
             return (t[0, 1:] * t.grad[0, 1:]).sum(-1)
         row(f"CDAM {size} stopped at last norm1", timed(stopped, reps if size == 224 else max(2, reps // 2)),

@@ -64,16 +64,8 @@ def mean_embedding(model, paths, exif):
 
 def stopped_cdam(model, x, target):
     """CDAM with the backward stopped at T, the last block's norm1 output. Returns (f, [N-1])."""
-    last = model.encoder.layer[-1]
-    with torch.no_grad():
-        h = model.embeddings(x)
-        for layer in model.encoder.layer[:-1]:
-            h = layer(h)
-    t = last.norm1(h).detach().requires_grad_()
-    attended, _ = last.attention(t)
-    h = h + last.layer_scale1(attended)
-    h = h + last.layer_scale2(last.mlp(last.norm2(h)))
-    f = target(model.layernorm(h)[:, 0])[0]
+    t, e = ref.stopped_forward(model, x)
+    f = target(e)[0]
     f.backward()
     return f.item(), (t[0, 1:] * t.grad[0, 1:]).sum(-1).detach()
 

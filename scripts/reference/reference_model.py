@@ -101,6 +101,21 @@ class Recorder:
             handle.remove()
 
 
+def stopped_forward(model, x):
+    """Blocks 0..10 without gradients, then the last block from T = its norm1 output, T a leaf that
+    requires grad: the backward stops at T, where CDAM takes its gradient. Returns (T, CLS embedding)."""
+    last = model.encoder.layer[-1]
+    with torch.no_grad():
+        h = model.embeddings(x)
+        for layer in model.encoder.layer[:-1]:
+            h = layer(h)
+    t = last.norm1(h).detach().requires_grad_()
+    attended, _ = last.attention(t)
+    h = h + last.layer_scale1(attended)
+    h = h + last.layer_scale2(last.mlp(last.norm2(h)))
+    return t, model.layernorm(h)[:, 0]
+
+
 def attention_map(attention_last):
     """AM: last-block CLS-row attention over patches, mean over heads. [H,N,N] -> [N-1]."""
     return attention_last[:, 0, 1:].mean(0)
