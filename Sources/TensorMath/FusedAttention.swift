@@ -15,13 +15,16 @@ public enum FusedAttention {
         return cdam_avx512_available() != 0
     }()
 
+    /// Whether the kernel runs for heads `headSize` wide on this CPU.
+    public static func runs(headSize: Int) -> Bool { available && headSize == 64 }
+
     /// o[r] = softmax(scale * q[r] k^T) v for `rows` query rows over `keys` keys, one head of width `headSize`.
     /// q, k, v rows at stride `ld`, o rows at stride `ldOut`. Returns false, having written nothing, when the
     /// kernel cannot run (no AVX-512, a head width other than 64, no memory for its scratch).
     public static func run(rows: Int, keys: Int, headSize: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                            v: UnsafePointer<Float>, ld: Int, scale: Float,
                            out: UnsafeMutablePointer<Float>, ldOut: Int) -> Bool {
-        guard available, headSize == 64 else { return false }
+        guard runs(headSize: headSize) else { return false }
         return cdam_attention64(Int32(rows), Int32(keys), q, k, v, Int32(ld), scale, out, Int32(ldOut)) == 0
     }
 }

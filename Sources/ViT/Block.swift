@@ -62,7 +62,7 @@ extension VisionTransformer {
         let w = weights.blocks[l]
         let d = config.hiddenSize, heads = config.heads, hd = config.headSize, m = config.mlpSize
         let nq = clsOnly ? 1 : n, rows = b * n, qrows = b * nq
-        let fused = !probabilities && FusedAttention.available && hd == 64
+        let fused = !probabilities && FusedAttention.runs(headSize: hd)
         let c = BlockCache(batch: b, tokens: n, queries: nq, width: d, heads: heads, mlp: m, input: x,
                            probabilities: !fused)
         let eps = config.layerNormEps
