@@ -8,7 +8,8 @@
 // Loop order (GotoBLAS style): rows in blocks of MC (packed x stays in L2), inputs in blocks of KC,
 // output panels in groups of PG (their weights stay in L2), then 12-row panels; the 12 x 32 tile of y
 // lives in 24 zmm registers for a whole KC block: 24 FMAs per input feature against 2 weight loads
-// and 12 broadcasts.
+// and 12 broadcasts. After the last KC block the tile may take an epilogue in registers (the residual
+// with LayerScale, or GELU), which saves a pass over the output.
 
 #include "CKernels.h"
 #include <stdlib.h>
@@ -42,6 +43,7 @@ void cdam_linear_unpack(const float *packed, int outputs, int inputs, float *w) 
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "vector_math.h"
 
 
 // Rows [0, mr) of x, inputs [0, kc), into xp[i][r] (MR floats per input).
@@ -53,7 +55,7 @@ static void pack_rows(const float *x, int ldx, int mr, int kc, float *xp) {
 // The 12 x 32 tile (mr rows, nc columns) over kc inputs, starting from the bias or from y (accumulate).
 __attribute__((target("avx512f"), always_inline))
 static inline void tile(int mr, int kc, const float *xp, const float *wp, const float *bias, float *y, int ldy,
-                        int nc, int accumulate) {
+                        int nc, int accumulate, const cdam_linear_epilogue *e, size_t row, int col) {
     __mmask16 m0 = nc >= 16 ? 0xFFFF : (__mmask16)((1u << nc) - 1);
     __mmask16 m1 = nc >= 32 ? 0xFFFF : nc <= 16 ? 0 : (__mmask16)((1u << (nc - 16)) - 1);
     __m512 acc[MR][2];
@@ -78,6 +80,26 @@ static inline void tile(int mr, int kc, const float *xp, const float *wp, const 
             acc[r][1] = _mm512_fmadd_ps(v, w1, acc[r][1]);
         }
     }
+    if (e && e->residual) {   // y = residual + scale * y
+        __m512 s0 = e->scale ? _mm512_maskz_loadu_ps(m0, e->scale + col) : _mm512_set1_ps(1.0f);
+        __m512 s1 = e->scale ? _mm512_maskz_loadu_ps(m1, e->scale + col + 16) : _mm512_set1_ps(1.0f);
+        for (int r = 0; r < MR; r++) if (r < mr) {
+            const float *res = e->residual + (row + r) * e->ld_residual + col;
+            acc[r][0] = _mm512_fmadd_ps(s0, acc[r][0], _mm512_maskz_loadu_ps(m0, res));
+            acc[r][1] = _mm512_fmadd_ps(s1, acc[r][1], _mm512_maskz_loadu_ps(m1, res + 16));
+        }
+    }
+    if (e && e->gelu) {       // y = GELU(y), y itself into pre
+        for (int r = 0; r < MR; r++) if (r < mr) {
+            if (e->pre) {
+                float *pre = e->pre + (row + r) * e->ld_pre + col;
+                _mm512_mask_storeu_ps(pre, m0, acc[r][0]);
+                _mm512_mask_storeu_ps(pre + 16, m1, acc[r][1]);
+            }
+            acc[r][0] = gelu_erf(acc[r][0]);
+            acc[r][1] = gelu_erf(acc[r][1]);
+        }
+    }
     for (int r = 0; r < MR; r++) if (r < mr) {
         _mm512_mask_storeu_ps(y + (size_t)r * ldy, m0, acc[r][0]);
         _mm512_mask_storeu_ps(y + (size_t)r * ldy + 16, m1, acc[r][1]);
@@ -85,11 +107,12 @@ static inline void tile(int mr, int kc, const float *xp, const float *wp, const 
 }
 
 // One call per row count, so each instance keeps its accumulators in registers.
-#define TILE(n) case n: tile(n, kc, xp, wp, b, y, ldo, nc, k0 > 0); break;
+#define TILE(n) case n: tile(n, kc, xp, wp, b, y, ldo, nc, k0 > 0, k0 + kc == inputs ? epilogue : NULL, r, p * NR); break;
 
 __attribute__((target("avx512f")))
 int cdam_linear(int rows, int outputs, int inputs, const float *x, int ldx, const float *packed,
-                const float *bias, float *out, int ldo, int p0, int p1) {
+                const float *bias, float *out, int ldo, int p0, int p1, const cdam_linear_epilogue *epilogue) {
+    if (epilogue && !epilogue->residual && !epilogue->gelu) epilogue = NULL;
     float *scratch = malloc(sizeof(float) * MC * KC);
     if (!scratch) return -1;
     for (int r0 = 0; r0 < rows; r0 += MC) {
@@ -123,7 +146,7 @@ int cdam_linear(int rows, int outputs, int inputs, const float *x, int ldx, cons
 
 
 int cdam_linear(int rows, int outputs, int inputs, const float *x, int ldx, const float *packed,
-                const float *bias, float *out, int ldo, int p0, int p1) {
+                const float *bias, float *out, int ldo, int p0, int p1, const cdam_linear_epilogue *epilogue) {
     return -1;
 }
 

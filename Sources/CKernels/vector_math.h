@@ -24,5 +24,27 @@ static inline __m512 exp_nonpositive(__m512 x) {
     return _mm512_maskz_mov_ps((__mmask16)~tiny, _mm512_scalef_ps(p, n));
 }
 
+// GELU with erf, x (1 + erf(x / sqrt 2)) / 2, erf by Abramowitz & Stegun 7.1.26 (error < 1.5e-7), the formula
+// of TensorMath/GELU.swift. 1 / (1 + p a) by rcp14 and one Newton step instead of a division (~3 times
+// cheaper on 16 lanes, within a float's rounding).
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 gelu_erf(__m512 v) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 a = _mm512_abs_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678f)));
+    __m512 den = _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f), one);
+    __m512 t = _mm512_rcp14_ps(den);
+    t = _mm512_mul_ps(t, _mm512_fnmadd_ps(den, t, _mm512_set1_ps(2.0f)));
+    __m512 p = _mm512_set1_ps(1.061405429f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+    __m512 e = exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), a), a));
+    __m512 y = _mm512_fnmadd_ps(_mm512_mul_ps(p, t), e, one);                  // erf(|v| / sqrt 2)
+    __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    y = _mm512_mask_sub_ps(y, negative, _mm512_setzero_ps(), y);
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(one, y));
+}
+
 #endif
 #endif

@@ -54,17 +54,27 @@ public final class LinearWeight: @unchecked Sendable {
         return w
     }
 
-    /// out[r, j] = bias[j] + x[r] . W[j] for `rows` rows and the outputs j in `columns` (all by default), on
-    /// the calling thread. `out` points at output 0 of row 0; `ldx`, `ldOut` are row strides.
+    /// out[r, j] = bias[j] + x[r] . W[j] for `rows` rows and the outputs j in `columns` (all by default), then
+    /// the epilogue, on the calling thread. `out` points at output 0 of row 0; `ldx`, `ldOut` are row strides.
     public func apply(rows: Int, x: UnsafePointer<Float>, ldx: Int, bias: UnsafePointer<Float>?,
-                      out: UnsafeMutablePointer<Float>, ldOut: Int, columns: Range<Int>? = nil) {
+                      out: UnsafeMutablePointer<Float>, ldOut: Int, columns: Range<Int>? = nil,
+                      epilogue: LinearEpilogue = .none) {
         let cols = columns ?? 0..<outputs
         guard rows > 0, !cols.isEmpty else { return }
         let panel = Int(CDAM_LINEAR_PANEL)
-        if let packed, cols.lowerBound % panel == 0, cols.upperBound % panel == 0 || cols.upperBound == outputs,
-           cdam_linear(Int32(rows), Int32(outputs), Int32(inputs), x, Int32(ldx), packed.ptr, bias, out, Int32(ldOut),
-                       Int32(cols.lowerBound / panel), Int32((cols.upperBound + panel - 1) / panel)) == 0 {
-            return
+        if let packed, cols.lowerBound % panel == 0, cols.upperBound % panel == 0 || cols.upperBound == outputs {
+            var e = cdam_linear_epilogue()
+            switch epilogue {
+            case .none: break
+            case let .residual(residual, ld, scale):
+                e.residual = residual; e.ld_residual = Int32(ld); e.scale = scale
+            case let .gelu(pre, ld):
+                e.gelu = 1; e.pre = pre; e.ld_pre = Int32(ld)
+            }
+            if cdam_linear(Int32(rows), Int32(outputs), Int32(inputs), x, Int32(ldx), packed.ptr, bias, out, Int32(ldOut),
+                           Int32(cols.lowerBound / panel), Int32((cols.upperBound + panel - 1) / panel), &e) == 0 {
+                return
+            }
         }
         let lo = cols.lowerBound, n = cols.count
         for r in 0..<rows {
@@ -73,5 +83,26 @@ public final class LinearWeight: @unchecked Sendable {
         }
         BLAS.gemm(transB: true, m: rows, n: n, k: inputs, a: x, lda: ldx, b: self.weight.ptr + lo * inputs, ldb: inputs,
                   beta: 1, c: out + lo, ldc: ldOut)
+        for r in 0..<rows {
+            let o = out + r * ldOut + lo
+            switch epilogue {
+            case .none: break
+            case let .residual(residual, ld, scale):
+                let res = residual + r * ld + lo
+                for j in 0..<n { o[j] = res[j] + (scale?[lo + j] ?? 1) * o[j] }
+            case let .gelu(pre, ld):
+                pre.map { ($0 + r * ld + lo).update(from: o, count: n) }
+                geluForward(o, count: n)
+            }
+        }
     }
+}
+
+/// What `LinearWeight.apply` does to y = x W^T + b before storing it. Pointers point at output 0 of row 0.
+public enum LinearEpilogue {
+    case none
+    /// out = residual + scale * y (LayerScale per output; nil for 1), residual rows at stride `ld`.
+    case residual(UnsafePointer<Float>, ld: Int, scale: UnsafePointer<Float>?)
+    /// out = GELU(y), and y itself into `pre` (rows at stride `ld`) when given.
+    case gelu(pre: UnsafeMutablePointer<Float>?, ld: Int)
 }

@@ -6,6 +6,17 @@
 // embedding is needed downstream: in the last block that saves most of its work.
 
 import TensorMath
+nonisolated(unsafe) public var abVariant = 0
+
+/// What a block's forward pass keeps in its cache besides its output.
+public enum BlockRecord: Sendable {
+    /// The output only: the attention may run fused (no probabilities) and GELU's input is not stored.
+    case output
+    /// The output and the attention probabilities.
+    case attention
+    /// Everything the backward pass reads.
+    case all
+}
 
 /// What one block's forward pass computed, kept for the backward pass and the attention maps.
 public final class BlockCache {
@@ -24,12 +35,12 @@ public final class BlockCache {
     public let residual1: FloatBuffer                      // x1 (B*nq, D)
     public let norm2Mean: FloatBuffer, norm2Rstd: FloatBuffer // (B*nq)
     public let norm2Out: FloatBuffer                       // (B*nq, D)
-    public let fc1Pre: FloatBuffer                         // (B*nq, M) before GELU
+    public let fc1Pre: FloatBuffer                         // (B*nq, M) before GELU; empty unless recording .all
     public let fc1Act: FloatBuffer                         // (B*nq, M) after GELU
     public let output: FloatBuffer                         // (B*nq, D)
 
     init(batch: Int, tokens: Int, queries: Int, width d: Int, heads: Int, mlp m: Int, input: FloatBuffer,
-         probabilities: Bool) {
+         probabilities: Bool, preActivations: Bool) {
         self.batch = batch; self.tokens = tokens; self.queries = queries
         let rows = batch * tokens, qrows = batch * queries
         self.input = input
@@ -41,7 +52,7 @@ public final class BlockCache {
         residual1 = FloatBuffer(uninitialized: qrows * d)
         norm2Mean = FloatBuffer(uninitialized: qrows); norm2Rstd = FloatBuffer(uninitialized: qrows)
         norm2Out = FloatBuffer(uninitialized: qrows * d)
-        fc1Pre = FloatBuffer(uninitialized: qrows * m)
+        fc1Pre = FloatBuffer(uninitialized: preActivations ? qrows * m : 0)
         fc1Act = FloatBuffer(uninitialized: qrows * m)
         output = FloatBuffer(uninitialized: qrows * d)
     }
@@ -51,20 +62,21 @@ public final class BlockCache {
 }
 
 extension VisionTransformer {
-    /// Runs block `l` on x (B*N, D); with `clsOnly`, carries only the CLS rows past the attention. Without
-    /// `probabilities`, the attention may run fused and leave the cache without them.
+    /// Runs block `l` on x (B*N, D); with `clsOnly`, carries only the CLS rows past the attention. `record`
+    /// says what the cache must hold besides the output.
     ///
     /// Every step but the attention treats rows independently, so the rows are split between the cores
     /// and each part runs its whole chain of single-threaded products and elementwise passes: two phases
-    /// per block, with one wait between them, for the keys and values of every row.
+    /// per block, with one wait between them, for the keys and values of every row. The residual sums
+    /// and GELU happen in the products' epilogues, on tiles still in registers.
     func blockForward(_ l: Int, x: FloatBuffer, batch b: Int, tokens n: Int, clsOnly: Bool,
-                      probabilities: Bool = true) -> BlockCache {
+                      record: BlockRecord = .all) -> BlockCache {
         let w = weights.blocks[l]
         let d = config.hiddenSize, heads = config.heads, hd = config.headSize, m = config.mlpSize
         let nq = clsOnly ? 1 : n, rows = b * n, qrows = b * nq
-        let fused = !probabilities && FusedAttention.runs(headSize: hd)
+        let fused = record == .output && FusedAttention.runs(headSize: hd)
         let c = BlockCache(batch: b, tokens: n, queries: nq, width: d, heads: heads, mlp: m, input: x,
-                           probabilities: !fused)
+                           probabilities: !fused, preActivations: record == .all)
         let eps = config.layerNormEps
 
         // Phase 1, per part of the rows: T = norm1(x); q, k, v = T Wq^T + bq, ... (k|v only when clsOnly).
@@ -84,24 +96,40 @@ extension VisionTransformer {
         parallelRanges(qrows, chunks: Self.parts(qrows)) { r in
             attention(c, queryRows: r, width: d, heads: heads, headSize: hd)
             let lo = r.lowerBound, count = r.count
-            // x1 = x + ls1 * (o Wproj^T + bproj)
-            let x1 = c.residual1.ptr + lo * d
-            w.proj.apply(rows: count, x: c.attnOut.ptr + lo * d, ldx: d, bias: w.projBias.ptr, out: x1, ldOut: d)
-            for q in r {
-                let xr = xp + c.tokenRow(ofQueryRow: q) * d, o = c.residual1.ptr + q * d
-                for j in 0..<d { o[j] = xr[j] + w.layerScale1[j] * o[j] }
+            if abVariant == 1 {
+                let lo = r.lowerBound, count = r.count
+                let x1 = c.residual1.ptr + lo * d
+                w.proj.apply(rows: count, x: c.attnOut.ptr + lo * d, ldx: d, bias: w.projBias.ptr, out: x1, ldOut: d)
+                for q in r {
+                    let xr = xp + c.tokenRow(ofQueryRow: q) * d, o = c.residual1.ptr + q * d
+                    for j in 0..<d { o[j] = xr[j] + w.layerScale1[j] * o[j] }
+                }
+                layerNormForward(x1, rows: count, width: d, weight: w.norm2Weight.ptr, bias: w.norm2Bias.ptr, eps: eps,
+                                 out: c.norm2Out.ptr + lo * d, mean: c.norm2Mean.ptr + lo, rstd: c.norm2Rstd.ptr + lo)
+                let preb = FloatBuffer(uninitialized: count * m)
+                let pre = preb.ptr, act = c.fc1Act.ptr + lo * m, out = c.output.ptr + lo * d
+                w.fc1.apply(rows: count, x: c.norm2Out.ptr + lo * d, ldx: d, bias: w.fc1Bias.ptr, out: pre, ldOut: m)
+                geluForward(pre, out: act, count: count * m)
+                w.fc2.apply(rows: count, x: act, ldx: m, bias: w.fc2Bias.ptr, out: out, ldOut: d)
+                for q in 0..<count {
+                    let x1r = x1 + q * d, o = out + q * d
+                    for j in 0..<d { o[j] = x1r[j] + w.layerScale2[j] * o[j] }
+                }
+                return
             }
+            // x1 = x + ls1 * (o Wproj^T + bproj); x's rows for the query rows lie n rows apart when nq = 1.
+            let x1 = c.residual1.ptr + lo * d
+            w.proj.apply(rows: count, x: c.attnOut.ptr + lo * d, ldx: d, bias: w.projBias.ptr, out: x1, ldOut: d,
+                         epilogue: .residual(xp + c.tokenRow(ofQueryRow: lo) * d, ld: nq == 1 ? n * d : d,
+                                             scale: w.layerScale1.ptr))
             // out = x1 + ls2 * fc2(GELU(fc1(norm2(x1))))
             layerNormForward(x1, rows: count, width: d, weight: w.norm2Weight.ptr, bias: w.norm2Bias.ptr, eps: eps,
                              out: c.norm2Out.ptr + lo * d, mean: c.norm2Mean.ptr + lo, rstd: c.norm2Rstd.ptr + lo)
-            let pre = c.fc1Pre.ptr + lo * m, act = c.fc1Act.ptr + lo * m, out = c.output.ptr + lo * d
-            w.fc1.apply(rows: count, x: c.norm2Out.ptr + lo * d, ldx: d, bias: w.fc1Bias.ptr, out: pre, ldOut: m)
-            geluForward(pre, out: act, count: count * m)
-            w.fc2.apply(rows: count, x: act, ldx: m, bias: w.fc2Bias.ptr, out: out, ldOut: d)
-            for q in 0..<count {
-                let x1r = x1 + q * d, o = out + q * d
-                for j in 0..<d { o[j] = x1r[j] + w.layerScale2[j] * o[j] }
-            }
+            let act = c.fc1Act.ptr + lo * m, out = c.output.ptr + lo * d
+            w.fc1.apply(rows: count, x: c.norm2Out.ptr + lo * d, ldx: d, bias: w.fc1Bias.ptr, out: act, ldOut: m,
+                        epilogue: .gelu(pre: record == .all ? c.fc1Pre.ptr + lo * m : nil, ld: m))
+            w.fc2.apply(rows: count, x: act, ldx: m, bias: w.fc2Bias.ptr, out: out, ldOut: d,
+                        epilogue: .residual(x1, ld: d, scale: w.layerScale2.ptr))
         }
         return c
     }

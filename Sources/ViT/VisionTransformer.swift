@@ -128,7 +128,7 @@ public final class VisionTransformer {
             let isLast = l == layers - 1
             let kept = options.keep == .allBlocks || (options.keep == .lastBlock && isLast)
             let cache = blockForward(l, x: x, batch: b, tokens: n, clsOnly: isLast && !options.allTokens,
-                                     probabilities: kept || options.attentions)
+                                     record: kept ? .all : options.attentions ? .attention : .output)
             switch options.keep {
             case .allBlocks: caches[l] = cache
             case .lastBlock where isLast: caches[l] = cache

@@ -17,6 +17,14 @@ public struct BenchmarkFigure: Codable, Sendable {
     public var detail: String?
     /// The fastest repetition, in the same unit as `milliseconds`.
     public var best: Double?
+    /// For figures that compare two measures: their ratio (the efficiency suite: forward rate / sgemm rate).
+    public var ratio: Double?
+
+    public init(name: String, milliseconds: Double, unit: String, gflops: Double?, detail: String?, best: Double? = nil,
+                ratio: Double? = nil) {
+        self.name = name; self.milliseconds = milliseconds; self.unit = unit; self.gflops = gflops; self.detail = detail
+        self.best = best; self.ratio = ratio
+    }
 }
 
 /// Benchmarks of the numeric core on the installed model, timed in-process (median of repeats).
@@ -99,12 +107,58 @@ public enum Benchmarks {
     /// Forward pass throughput at one size and batch (CLS embeddings only, as `cdam embed` runs it).
     public static func forward(_ model: VisionTransformer, size: Int, batch: Int, repeats: Int) throws -> BenchmarkFigure {
         let pixels = randomPixels(batch * 3 * size * size)
+        if let n = ProcessInfo.processInfo.environment["CDAM_AB"].flatMap(Int.init) {
+            var t: [[Double]] = [[], []]
+            _ = try model.forward(pixels: pixels, batch: batch, height: size, width: size)
+            for i in 0..<(2 * n) {
+                abVariant = i % 2
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = try model.forward(pixels: pixels, batch: batch, height: size, width: size)
+                t[i % 2].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(batch))
+            }
+            abVariant = 0
+            let med = { (a: [Double]) in a.sorted()[a.count / 2] }
+            print(String(format: "AB batch %d: new %.2f  old %.2f ms/image  old/new %.3f   (min %.2f %.2f)", batch, med(t[0]), med(t[1]), med(t[1]) / med(t[0]), t[0].min()!, t[1].min()!))
+        }
         let ms = try time(repeats) { _ = try model.forward(pixels: pixels, batch: batch, height: size, width: size) }
         let p = model.config.patchSize
         let flops = forwardFLOPs(model.config, gridHeight: size / p, gridWidth: size / p)
         return BenchmarkFigure(name: "forward \(size)x\(size) batch \(batch)", milliseconds: ms / Double(batch), unit: "image",
                                gflops: flops * Double(batch) / ms / 1e6, detail: "\(String(format: "%.2f", flops / 1e9)) GFLOP per image",
                                best: lastBest / Double(batch))
+    }
+
+    /// The forward pass's effective rate as a share of OpenBLAS's at 2048^3, both timed in alternation: one
+    /// forward pass of `batch` images, then one product, `repeats` times. The host's speed drifts by up to
+    /// a third from one minute to the next, so a ratio of figures taken minutes apart measures the drift as
+    /// much as the code; each pair here sees the same host. The figure's `ratio` is the median of the pairs'.
+    public static func efficiency(_ model: VisionTransformer, size: Int, batch: Int, repeats: Int) throws -> BenchmarkFigure {
+        let pixels = randomPixels(batch * 3 * size * size)
+        let n = 2048
+        let a = FloatBuffer((0..<(n * n)).map { Float($0 % 7) * 0.1 }), b = FloatBuffer((0..<(n * n)).map { Float($0 % 5) * 0.1 })
+        let c = FloatBuffer(count: n * n)
+        let p = model.config.patchSize
+        let flops = forwardFLOPs(model.config, gridHeight: size / p, gridWidth: size / p) * Double(batch)
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        var forwardRates: [Double] = [], sgemmRates: [Double] = [], ratios: [Double] = []
+        for i in 0...repeats {   // the first pair warms up
+            let f = try seconds { _ = try model.forward(pixels: pixels, batch: batch, height: size, width: size) }
+            let g = seconds { BLAS.parallelGemm(transB: true, m: n, n: n, k: n, a: a.ptr, lda: n, b: b.ptr, ldb: n, c: c.ptr, ldc: n) }
+            guard i > 0 else { continue }
+            forwardRates.append(flops / f / 1e9)
+            sgemmRates.append(2 * Double(n * n * n) / g / 1e9)
+            ratios.append(forwardRates.last! / sgemmRates.last!)
+        }
+        let rate = median(forwardRates)
+        return BenchmarkFigure(name: "forward \(size)x\(size) batch \(batch) vs sgemm 2048^3, in alternation",
+                               milliseconds: flops / Double(batch) / rate / 1e6, unit: "image", gflops: rate,
+                               detail: String(format: "%.0f%% of OpenBLAS's rate, median of %d pairs (sgemm median %.1f GFLOP/s)",
+                                              median(ratios) * 100, ratios.count, median(sgemmRates)),
+                               best: flops / Double(batch) / forwardRates.max()! / 1e6, ratio: median(ratios))
     }
 
     /// CDAM for K targets: one forward pass keeping the last block, one batched backward. With K = 0, the

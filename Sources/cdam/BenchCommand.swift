@@ -7,10 +7,10 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the numeric core on the installed model (speed, peak memory).",
         discussion: """
-        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
+        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
         """)
 
-    @Argument(help: "sgemm | forward | cdam | rp | tam | all | imaging | index | search")
+    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | imaging | index | search")
     var suite: String = "all"
 
     @Option(help: "Input side in pixels (a multiple of the patch size).")
@@ -34,7 +34,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let known = ["sgemm", "forward", "cdam", "rp", "tam", "all", "imaging", "index", "search"]
+            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "imaging", "index", "search"]
             guard known.contains(suite) else { throw WorkbenchError.usage("unknown suite '\(suite)'; one of \(known.joined(separator: ", "))") }
             var figures: [BenchmarkFigure] = []
             let report = { (f: BenchmarkFigure) in
@@ -67,6 +67,9 @@ struct BenchCommand: AsyncParsableCommand {
                 if suite == "forward" || suite == "all" {
                     report(try Benchmarks.forward(model, size: size, batch: 1, repeats: repeats))
                     if batch != 1 { report(try Benchmarks.forward(model, size: size, batch: batch, repeats: repeats)) }
+                }
+                if suite == "efficiency" || suite == "all" {
+                    report(try Benchmarks.efficiency(model, size: size, batch: batch, repeats: repeats))
                 }
                 if suite == "cdam" || suite == "all" {
                     report(try Benchmarks.cdamMaps(model, size: size, targets: 0, repeats: repeats))

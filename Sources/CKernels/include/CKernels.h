@@ -30,10 +30,25 @@ void cdam_linear_pack(const float *w, int outputs, int inputs, float *packed);
 /// The inverse of cdam_linear_pack: w (outputs x inputs, row-major) from its packed panels.
 void cdam_linear_unpack(const float *packed, int outputs, int inputs, float *w);
 
-/// out[r][j] = bias[j] + sum_i x[r][i] * w[j][i] for r < rows and j in panels [p0, p1) of the packed weight.
-/// out points at column 0 of row 0 (row stride ldo), x at row 0 (row stride ldx); bias may be NULL.
-/// Returns 0, or -1 (nothing written) when the kernel cannot run here or found no scratch memory.
+/// What cdam_linear does to y = x W^T + b before storing it. Pointers, like out, point at column 0 of row 0.
+typedef struct {
+    /// out = residual + scale * y, with scale per output feature (NULL: 1) and residual rows at stride
+    /// ld_residual (NULL: no residual).
+    const float *residual;
+    int ld_residual;
+    const float *scale;
+    /// Non-zero: out = GELU(y) (with erf, after the residual if any), and y itself into pre when pre is not
+    /// NULL (rows at stride ld_pre).
+    int gelu;
+    float *pre;
+    int ld_pre;
+} cdam_linear_epilogue;
+
+/// out[r][j] = bias[j] + sum_i x[r][i] * w[j][i] for r < rows and j in panels [p0, p1) of the packed weight,
+/// then the epilogue if not NULL. out points at column 0 of row 0 (row stride ldo), x at row 0 (row stride
+/// ldx); bias may be NULL. Returns 0, or -1 (nothing written) when the kernel cannot run here or found no
+/// scratch memory.
 int cdam_linear(int rows, int outputs, int inputs, const float *x, int ldx, const float *packed,
-                const float *bias, float *out, int ldo, int p0, int p1);
+                const float *bias, float *out, int ldo, int p0, int p1, const cdam_linear_epilogue *epilogue);
 
 #endif
