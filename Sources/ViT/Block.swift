@@ -6,7 +6,6 @@
 // embedding is needed downstream: in the last block that saves most of its work.
 
 import TensorMath
-nonisolated(unsafe) public var abVariant = 0
 
 /// What a block's forward pass keeps in its cache besides its output.
 public enum BlockRecord: Sendable {
@@ -96,27 +95,6 @@ extension VisionTransformer {
         parallelRanges(qrows, chunks: Self.parts(qrows)) { r in
             attention(c, queryRows: r, width: d, heads: heads, headSize: hd)
             let lo = r.lowerBound, count = r.count
-            if abVariant == 1 {
-                let lo = r.lowerBound, count = r.count
-                let x1 = c.residual1.ptr + lo * d
-                w.proj.apply(rows: count, x: c.attnOut.ptr + lo * d, ldx: d, bias: w.projBias.ptr, out: x1, ldOut: d)
-                for q in r {
-                    let xr = xp + c.tokenRow(ofQueryRow: q) * d, o = c.residual1.ptr + q * d
-                    for j in 0..<d { o[j] = xr[j] + w.layerScale1[j] * o[j] }
-                }
-                layerNormForward(x1, rows: count, width: d, weight: w.norm2Weight.ptr, bias: w.norm2Bias.ptr, eps: eps,
-                                 out: c.norm2Out.ptr + lo * d, mean: c.norm2Mean.ptr + lo, rstd: c.norm2Rstd.ptr + lo)
-                let preb = FloatBuffer(uninitialized: count * m)
-                let pre = preb.ptr, act = c.fc1Act.ptr + lo * m, out = c.output.ptr + lo * d
-                w.fc1.apply(rows: count, x: c.norm2Out.ptr + lo * d, ldx: d, bias: w.fc1Bias.ptr, out: pre, ldOut: m)
-                geluForward(pre, out: act, count: count * m)
-                w.fc2.apply(rows: count, x: act, ldx: m, bias: w.fc2Bias.ptr, out: out, ldOut: d)
-                for q in 0..<count {
-                    let x1r = x1 + q * d, o = out + q * d
-                    for j in 0..<d { o[j] = x1r[j] + w.layerScale2[j] * o[j] }
-                }
-                return
-            }
             // x1 = x + ls1 * (o Wproj^T + bproj); x's rows for the query rows lie n rows apart when nq = 1.
             let x1 = c.residual1.ptr + lo * d
             w.proj.apply(rows: count, x: c.attnOut.ptr + lo * d, ldx: d, bias: w.projBias.ptr, out: x1, ldOut: d,

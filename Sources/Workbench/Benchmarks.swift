@@ -107,19 +107,6 @@ public enum Benchmarks {
     /// Forward pass throughput at one size and batch (CLS embeddings only, as `cdam embed` runs it).
     public static func forward(_ model: VisionTransformer, size: Int, batch: Int, repeats: Int) throws -> BenchmarkFigure {
         let pixels = randomPixels(batch * 3 * size * size)
-        if let n = ProcessInfo.processInfo.environment["CDAM_AB"].flatMap(Int.init) {
-            var t: [[Double]] = [[], []]
-            _ = try model.forward(pixels: pixels, batch: batch, height: size, width: size)
-            for i in 0..<(2 * n) {
-                abVariant = i % 2
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                _ = try model.forward(pixels: pixels, batch: batch, height: size, width: size)
-                t[i % 2].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(batch))
-            }
-            abVariant = 0
-            let med = { (a: [Double]) in a.sorted()[a.count / 2] }
-            print(String(format: "AB batch %d: new %.2f  old %.2f ms/image  old/new %.3f   (min %.2f %.2f)", batch, med(t[0]), med(t[1]), med(t[1]) / med(t[0]), t[0].min()!, t[1].min()!))
-        }
         let ms = try time(repeats) { _ = try model.forward(pixels: pixels, batch: batch, height: size, width: size) }
         let p = model.config.patchSize
         let flops = forwardFLOPs(model.config, gridHeight: size / p, gridWidth: size / p)
