@@ -114,9 +114,17 @@ int cdam_attention64(int rows, int keys, const float *q, const float *k, const f
                      float *o, int ldo) {
     // K transposed per block of 64 keys (kt[block][d][key], zero past the last key) and v's rows packed
     // side by side: both then stream through the cache in order, 16 KB per block.
+    // Each thread keeps its scratch between calls (grown when the keys outnumber any call's before).
     int npad = (keys + KB - 1) / KB * KB;
-    float *kt = aligned_alloc(64, sizeof(float) * HD * (size_t)npad * 2);
-    if (!kt) return -1;
+    static _Thread_local float *kt;
+    static _Thread_local size_t capacity;
+    size_t need = (size_t)HD * npad * 2;
+    if (need > capacity) {
+        free(kt);
+        capacity = 0;
+        if (!(kt = aligned_alloc(64, sizeof(float) * need))) return -1;
+        capacity = need;
+    }
     float *vp = kt + (size_t)HD * npad;
     for (int j = 0; j < npad; j++) {
         float *col = kt + (size_t)(j / KB) * KB * HD + j % KB;
@@ -126,7 +134,6 @@ int cdam_attention64(int rows, int keys, const float *q, const float *k, const f
     for (int r = 0; r < rows; r += QR) {
         switch (rows - r < QR ? rows - r : QR) { QBLOCK(1) QBLOCK(2) QBLOCK(3) QBLOCK(4) QBLOCK(5) QBLOCK(6) }
     }
-    free(kt);
     return 0;
 }
 

@@ -113,8 +113,10 @@ __attribute__((target("avx512f")))
 int cdam_linear(int rows, int outputs, int inputs, const float *x, int ldx, const float *packed,
                 const float *bias, float *out, int ldo, int p0, int p1, const cdam_linear_epilogue *epilogue) {
     if (epilogue && !epilogue->residual && !epilogue->gelu) epilogue = NULL;
-    float *scratch = malloc(sizeof(float) * MC * KC);
-    if (!scratch) return -1;
+    // Each thread's packed rows, allocated on its first call and kept: a fresh block per call would fault
+    // its pages in again on every product.
+    static _Thread_local float *scratch;
+    if (!scratch && !(scratch = malloc(sizeof(float) * MC * KC))) return -1;
     for (int r0 = 0; r0 < rows; r0 += MC) {
         int r1 = r0 + MC < rows ? r0 + MC : rows;
         for (int k0 = 0; k0 < inputs; k0 += KC) {
@@ -138,7 +140,6 @@ int cdam_linear(int rows, int outputs, int inputs, const float *x, int ldx, cons
             }
         }
     }
-    free(scratch);
     return 0;
 }
 

@@ -7,34 +7,38 @@ import TensorMath
 
 extension VisionTransformer {
     /// Cuts each image into patches, projects them, prepends CLS and adds the position embeddings.
+    ///
+    /// The patch rows are split between the cores; each part cuts its own patches and projects them, with
+    /// the position embeddings added in the product's epilogue.
     public func embed(pixels: UnsafePointer<Float>, batch b: Int, height h: Int, width w: Int) -> FloatBuffer {
         let p = config.patchSize, c = config.channels, d = config.hiddenSize
-        let gh = h / p, gw = w / p, n = 1 + gh * gw, k = c * p * p
+        let gh = h / p, gw = w / p, g = gh * gw, n = 1 + g, k = c * p * p
+        let pos = positionEmbeddings(gridHeight: gh, gridWidth: gw)
         // (B*gh*gw, C*P*P), in the kernel's (c, ky, kx) order.
-        let patches = FloatBuffer(count: b * gh * gw * k)
+        let patches = FloatBuffer(uninitialized: b * g * k)
+        let tokens = FloatBuffer(uninitialized: b * n * d)
         for img in 0..<b {
-            let src = pixels + img * c * h * w
-            for py in 0..<gh {
-                for px in 0..<gw {
-                    let row = patches.ptr + ((img * gh + py) * gw + px) * k
-                    for ch in 0..<c {
-                        for ky in 0..<p {
-                            (row + (ch * p + ky) * p).update(from: src + (ch * h + py * p + ky) * w + px * p, count: p)
-                        }
+            for j in 0..<d { tokens.ptr[img * n * d + j] = weights.clsToken[j] + pos.ptr[j] }
+        }
+        parallelRanges(b * g, chunks: Self.parts(b * g)) { rows in
+            for q in rows {
+                let img = q / g, py = (q % g) / gw, px = q % gw
+                let src = pixels + img * c * h * w, row = patches.ptr + q * k
+                for ch in 0..<c {
+                    for ky in 0..<p {
+                        (row + (ch * p + ky) * p).update(from: src + (ch * h + py * p + ky) * w + px * p, count: p)
                     }
                 }
             }
-        }
-        let pos = positionEmbeddings(gridHeight: gh, gridWidth: gw)
-        let tokens = FloatBuffer(count: b * n * d)
-        for img in 0..<b {
-            let t = tokens.ptr + img * n * d
-            for j in 0..<d { t[j] = weights.clsToken[j] }
-            for r in 1..<n { (t + r * d).update(from: weights.patchBias.ptr, count: d) }
-            for i in 0..<(n * d) { t[i] += pos.ptr[i] }
-            // tokens[1:] += patches @ Wpatch^T
-            BLAS.parallelGemm(transB: true, m: gh * gw, n: d, k: k, a: patches.ptr + img * gh * gw * k, lda: k,
-                      b: weights.patchWeight.ptr, ldb: k, beta: 1, c: t + d, ldc: d)
+            // tokens[1:] = patches Wpatch^T + bias + positions[1:], one image's rows at a time.
+            var q = rows.lowerBound
+            while q < rows.upperBound {
+                let img = q / g, j = q % g, count = min(g - j, rows.upperBound - q)
+                weights.patch.apply(rows: count, x: patches.ptr + q * k, ldx: k, bias: weights.patchBias.ptr,
+                                    out: tokens.ptr + (img * n + 1 + j) * d, ldOut: d,
+                                    epilogue: .residual(pos.ptr + (1 + j) * d, ld: d, scale: nil))
+                q += count
+            }
         }
         return tokens
     }

@@ -39,7 +39,7 @@ public struct BlockWeights {
 
 /// All weights of a ViT backbone.
 public struct ViTWeights {
-    public var patchWeight: FloatBuffer     // (D, C*P*P), the convolution kernel flattened
+    public var patch: LinearWeight          // (D, C*P*P), the convolution kernel flattened
     public var patchBias: FloatBuffer       // (D)
     public var clsToken: FloatBuffer        // (D)
     /// Position embeddings as stored: row 0 for CLS, then the G0 x G0 patch grid. (1 + G0*G0, D)
@@ -53,7 +53,8 @@ public struct ViTWeights {
     public init(patchWeight: FloatBuffer, patchBias: FloatBuffer, clsToken: FloatBuffer, positions: FloatBuffer,
                 positionGrid: Int, blocks: [BlockWeights], normWeight: FloatBuffer, normBias: FloatBuffer,
                 extras: [String: (shape: [Int], values: [Float])]) {
-        self.patchWeight = patchWeight; self.patchBias = patchBias; self.clsToken = clsToken
+        self.patch = LinearWeight(patchWeight, outputs: patchBias.count, inputs: patchWeight.count / max(patchBias.count, 1))
+        self.patchBias = patchBias; self.clsToken = clsToken
         self.positions = positions; self.positionGrid = positionGrid; self.blocks = blocks
         self.normWeight = normWeight; self.normBias = normBias; self.extras = extras
     }

@@ -40,6 +40,27 @@ struct KernelTests {
         #expect(worst < 1e-6, "GELU: max error \(worst)")
     }
 
+    /// Through whichever loop this CPU runs, at the model's width and at one that ends in a partial vector,
+    /// with a row offset far from zero (the centred pass must not lose it).
+    @Test(arguments: [384, 70])
+    func layerNormForwardMatchesDouble(width d: Int) {
+        let rows = 5
+        let x = Self.values(rows * d, seed: 4).enumerated().map { $0.element + ($0.offset / d == 2 ? 300 : 0) }
+        let w = Self.values(d, seed: 5), b = Self.values(d, seed: 6)
+        var out = [Float](repeating: .nan, count: rows * d), mean = [Float](repeating: 0, count: rows)
+        var rstd = [Float](repeating: 0, count: rows)
+        layerNormForward(x, rows: rows, width: d, weight: w, bias: b, eps: 1e-6, out: &out, mean: &mean, rstd: &rstd)
+        var worst = 0.0
+        for r in 0..<rows {
+            let row = x[(r * d)..<((r + 1) * d)].map(Double.init)
+            let m = row.reduce(0, +) / Double(d)
+            let rs = 1 / (row.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(d) + 1e-6).squareRoot()
+            for j in 0..<d { worst = max(worst, abs(Double(out[r * d + j]) - ((row[j] - m) * rs * Double(w[j]) + Double(b[j])))) }
+            #expect(abs(Double(mean[r]) - m) < 1e-4 && abs(Double(rstd[r]) - rs) / rs < 1e-5)
+        }
+        #expect(worst < 2e-4, "LayerNorm width \(d): max difference \(worst)")
+    }
+
     @Test func layerNormBackwardMatchesFiniteDifferences() {
         let rows = 3, d = 7
         let x = Self.values(rows * d, seed: 1), w = Self.values(d, seed: 2), b = Self.values(d, seed: 3)

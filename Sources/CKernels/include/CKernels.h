@@ -17,6 +17,12 @@ int cdam_attention64(int rows, int keys, const float *q, const float *k, const f
 /// when the kernel cannot run here.
 int cdam_gelu(const float *x, float *out, long count);
 
+/// out[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias for r < rows (rows of `width` floats, out may be
+/// x), and each row's mean and 1 / sqrt(var + eps) into mean and rstd when not NULL. Returns 0, or -1
+/// (nothing written) when the kernel cannot run here.
+int cdam_layer_norm(const float *x, int rows, int width, const float *weight, const float *bias, float eps,
+                    float *out, float *mean, float *rstd);
+
 /// Output features per packed panel of a linear layer's weight: two 16-lane AVX-512 registers.
 #define CDAM_LINEAR_PANEL 32
 
