@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CKernels
 
 /// A heap block of floats with a stable address: the activations and weights of the model.
 ///
@@ -10,20 +8,9 @@ public final class FloatBuffer: @unchecked Sendable {
     public let ptr: UnsafeMutablePointer<Float>
     public let count: Int
 
-    /// Keeps freed activation blocks in the heap for reuse. glibc serves blocks over 128 KB with fresh
-    /// mmaps and returns them on free, so every block of every forward pass would fault its pages in again.
-    static let heapTuned: Bool = {
-        #if canImport(Glibc)
-        // mallopt is not in Swift's Glibc module; M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3 (malloc.h).
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
-            let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-            _ = mallopt(-3, 512 << 20)
-            _ = mallopt(-1, 1 << 30)
-        }
-        #endif
-        return true
-    }()
+    /// Whether freed activation blocks stay in the heap for reuse (CKernels/heap.c sets it up at load time;
+    /// reading it here keeps that file linked in).
+    public static let heapTuned = cdam_heap_tuned() != 0
 
     /// A zero-filled buffer of `count` floats.
     public init(count: Int) {

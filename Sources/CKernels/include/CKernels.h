@@ -7,6 +7,9 @@
 /// 1 when this CPU runs the AVX-512 kernels (x86-64 with AVX-512F), else 0.
 int cdam_avx512_available(void);
 
+/// 1 when the heap was set up at load time to keep freed activation blocks (glibc), else 0 (heap.c).
+int cdam_heap_tuned(void);
+
 /// o[r] = sum_j softmax_j(scale * q[r] . k[j]) v[j] for r < rows, over `keys` keys, heads 64 wide.
 /// q, k, v rows lie at stride ld floats, o rows at stride ldo. Returns 0, or -1 (nothing written)
 /// when the kernel cannot run here or its scratch memory could not be allocated.
