@@ -30,6 +30,7 @@ trap 'rm -rf "$work"' EXIT
 suites=(
     "sgemm|sgemm --repeats $reps|sgemm"
     "forward|forward --repeats $reps|forward"
+    "efficiency|efficiency --repeats $(( reps * 2 ))|"
     "cdam224|cdam --size 224 --repeats $reps|cdam224"
     "cdam448|cdam --size 448 --repeats $(( (reps + 1) / 2 ))|cdam448"
     "rp|rp --repeats $reps|rp224"
@@ -41,7 +42,7 @@ for round in $(seq "$rounds"); do
         echo "round $round: $name ..." >&2
         # shellcheck disable=SC2086
         $cdam bench $args --json > "$work/cdam-$name-$round.json"
-        if [ "$torch" = 1 ]; then
+        if [ "$torch" = 1 ] && [ -n "$phase" ]; then
             python3 scripts/reference/bench_torch.py --model "$model" --reps "$reps" --phases "$phase" --json \
                 > "$work/torch-$name-$round.json" 2>/dev/null
         fi
@@ -100,7 +101,18 @@ fwd8 = c("forward 224x224 batch 8")[0]
 big = c("sgemm 2048^3")[0]; kernel = c("linear 2056x1536x384 (fc1 shape, as the forward pass runs it)")[0]
 if fwd8 and big and kernel:
     print(f"\nforward batch 8 runs at {fwd8['gflops']:.1f} GFLOP/s (12.25 GFLOP an image): {fwd8['gflops'] / kernel['gflops'] * 100:.0f}% "
-          f"of the rate of the product kernel it runs on (fc1 shape), {fwd8['gflops'] / big['gflops'] * 100:.0f}% of OpenBLAS at 2048^3")
+          f"of the rate of the product kernel it runs on (fc1 shape), {fwd8['gflops'] / big['gflops'] * 100:.0f}% of OpenBLAS at 2048^3 "
+          f"(each its best round's median, minutes apart)")
+# The forward pass and OpenBLAS 2048^3 in alternation, in one process: each pair sees the same host speed.
+pairs = []
+for path in sorted(glob.glob(os.path.join(work, "cdam-efficiency-*.json"))):
+    for f in json.load(open(path))["figures"]:
+        if f.get("ratio") is not None:
+            pairs.append(f)
+if pairs:
+    rounds = ", ".join(f"{f['ratio'] * 100:.0f}%" for f in pairs)
+    print(f"forward batch 8 / OpenBLAS sgemm 2048^3 in alternation: {rounds} (one figure a round, each the median of its pairs; "
+          f"forward {pairs[0]['gflops']:.0f} GFLOP/s in round 1)")
 # What 32 maps add to the forward pass: both figures from the same process (so at the same machine speed),
 # the median over the rounds.
 extra = []

@@ -67,7 +67,7 @@ extension VisionTransformer {
     /// Every step but the attention treats rows independently, so the rows are split between the cores
     /// and each part runs its whole chain of single-threaded products and elementwise passes: two phases
     /// per block, with one wait between them, for the keys and values of every row. The residual sums
-    /// and GELU happen in the products' epilogues, on tiles still in registers.
+    /// and GELU happen in the products' epilogues, on each output tile just computed (still in L1).
     func blockForward(_ l: Int, x: FloatBuffer, batch b: Int, tokens n: Int, clsOnly: Bool,
                       record: BlockRecord = .all) -> BlockCache {
         let w = weights.blocks[l]
