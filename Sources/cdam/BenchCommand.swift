@@ -72,9 +72,9 @@ struct BenchCommand: AsyncParsableCommand {
                     report(try Benchmarks.efficiency(model, size: size, batch: batch, repeats: repeats))
                 }
                 if suite == "cdam" || suite == "all" {
-                    report(try Benchmarks.cdamMaps(model, size: size, targets: 0, repeats: repeats))
-                    report(try Benchmarks.cdamMaps(model, size: size, targets: 1, repeats: repeats))
-                    report(try Benchmarks.cdamMaps(model, size: size, targets: 32, repeats: repeats))
+                    try Benchmarks.cdamMaps(model, size: size, targets: 0, repeats: repeats).forEach(report)
+                    try Benchmarks.cdamMaps(model, size: size, targets: 1, repeats: repeats).forEach(report)
+                    try Benchmarks.cdamMaps(model, size: size, targets: 32, repeats: repeats).forEach(report)
                 }
                 if suite == "rp" || suite == "all" { report(try Benchmarks.relevance(model, size: size, repeats: repeats)) }
                 if suite == "tam" || suite == "all" { report(try Benchmarks.tokenAblation(model, size: size, batch: batch)) }
