@@ -10,7 +10,6 @@
 #include "vector_math.h"
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
