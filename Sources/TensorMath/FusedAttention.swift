@@ -12,7 +12,7 @@ public enum FusedAttention {
     /// Whether the fused kernel runs on this CPU; CDAM_FUSED_ATTENTION=0 turns it off (for comparisons).
     public static let available: Bool = {
         if let flag = getenv("CDAM_FUSED_ATTENTION"), String(cString: flag) == "0" { return false }
-        return cdam_avx512_available() != 0
+        return CPU.avx512
     }()
 
     /// Whether the kernel runs for heads `headSize` wide on this CPU.

@@ -2,12 +2,10 @@
 
 import CKernels
 
-/// Whether the forward runs in CKernels' 16-lane loop (the same formula) rather than the 8-lane one here.
-private let geluAVX512 = cdam_avx512_available() != 0
-
-/// out = 0.5 x (1 + erf(x / sqrt 2)) over `count` floats (`out` may be `x`).
+/// out = 0.5 x (1 + erf(x / sqrt 2)) over `count` floats (`out` may be `x`); in CKernels' 16-lane loop (the
+/// same formula) on AVX-512 CPUs.
 public func geluForward(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
-    if geluAVX512, cdam_gelu(x, out, count) == 0 { return }
+    if CPU.avx512, cdam_gelu(x, out, count) == 0 { return }
     for i in 0..<count {
         let v = x[i]
         out[i] = 0.5 * v * (1 + fastErf(v * 0.707_106_78))

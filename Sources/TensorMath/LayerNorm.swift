@@ -4,15 +4,13 @@
 
 import CKernels
 
-/// Whether the forward runs in CKernels' 16-lane loop (the same formula) rather than the loops here.
-private let layerNormAVX512 = cdam_avx512_available() != 0
-
-/// out = (x - mean) * rstd * weight + bias per row; caches mean and rstd for the backward pass.
+/// out = (x - mean) * rstd * weight + bias per row; caches mean and rstd for the backward pass. In CKernels'
+/// 16-lane loop (the same formula) on AVX-512 CPUs.
 public func layerNormForward(_ x: UnsafePointer<Float>, rows: Int, width d: Int,
                              weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
                              out: UnsafeMutablePointer<Float>,
                              mean: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil) {
-    if layerNormAVX512, cdam_layer_norm(x, Int32(rows), Int32(d), weight, bias, eps, out, mean, rstd) == 0 { return }
+    if CPU.avx512, cdam_layer_norm(x, Int32(rows), Int32(d), weight, bias, eps, out, mean, rstd) == 0 { return }
     for r in 0..<rows {
         let row = x + r * d, o = out + r * d
         let m = simdSum(row, d) / Float(d)

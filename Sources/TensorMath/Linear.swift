@@ -20,7 +20,7 @@ public final class LinearWeight: @unchecked Sendable {
     /// Whether this CPU runs the packed kernel (x86-64 with AVX-512F); CDAM_LINEAR=blas turns it off.
     public static let kernelAvailable: Bool = {
         if let choice = getenv("CDAM_LINEAR").map({ String(cString: $0) }), choice == "blas" { return false }
-        return cdam_avx512_available() != 0
+        return CPU.avx512
     }()
 
     public init(_ weight: FloatBuffer, outputs: Int, inputs: Int) {
