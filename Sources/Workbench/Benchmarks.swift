@@ -41,14 +41,17 @@ public enum Benchmarks {
     /// The best of the last run's timings, for the figure's detail: shared cloud cores are noisy.
     nonisolated(unsafe) static var lastBest: Double = 0
 
+    /// Milliseconds that one run of `body` takes.
+    static func milliseconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    }
+
     static func time(_ repeats: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows -> Double {
         for _ in 0..<warmup { try body() }
         var times: [Double] = []
-        for _ in 0..<repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-        }
+        for _ in 0..<repeats { times.append(try milliseconds(body)) }
         lastBest = times.min() ?? 0
         return median(times)
     }
@@ -126,18 +129,13 @@ public enum Benchmarks {
         let c = FloatBuffer(count: n * n)
         let p = model.config.patchSize
         let flops = forwardFLOPs(model.config, gridHeight: size / p, gridWidth: size / p) * Double(batch)
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        }
         var forwardRates: [Double] = [], sgemmRates: [Double] = [], ratios: [Double] = []
         for i in 0...repeats {   // the first pair warms up
-            let f = try seconds { _ = try model.forward(pixels: pixels, batch: batch, height: size, width: size) }
-            let g = seconds { BLAS.parallelGemm(transB: true, m: n, n: n, k: n, a: a.ptr, lda: n, b: b.ptr, ldb: n, c: c.ptr, ldc: n) }
+            let f = try milliseconds { _ = try model.forward(pixels: pixels, batch: batch, height: size, width: size) }
+            let g = milliseconds { BLAS.parallelGemm(transB: true, m: n, n: n, k: n, a: a.ptr, lda: n, b: b.ptr, ldb: n, c: c.ptr, ldc: n) }
             guard i > 0 else { continue }
-            forwardRates.append(flops / f / 1e9)
-            sgemmRates.append(2 * Double(n * n * n) / g / 1e9)
+            forwardRates.append(flops / f / 1e6)
+            sgemmRates.append(2 * Double(n * n * n) / g / 1e6)
             ratios.append(forwardRates.last! / sgemmRates.last!)
         }
         let rate = median(forwardRates)
@@ -159,11 +157,7 @@ public enum Benchmarks {
         var backward: [Double] = []
         let ms = try time(repeats) {
             let r = try model.forward(pixels: pixels, batch: 1, height: size, width: size, options: ForwardOptions(keep: .lastBlock))
-            if k > 0 {
-                let start = DispatchTime.now().uptimeNanoseconds
-                _ = cdam(model, r, image: 0, targets: targets)
-                backward.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            }
+            if k > 0 { backward.append(milliseconds { _ = cdam(model, r, image: 0, targets: targets) }) }
         }
         if k == 0 {
             return [BenchmarkFigure(name: "cdam \(size)x\(size), forward only", milliseconds: ms, unit: "image", gflops: nil,
