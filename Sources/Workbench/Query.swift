@@ -39,6 +39,9 @@ public struct QueryTarget: Codable, Sendable {
     public var name: String
     public var kind: String
     public var score: Float
+    /// The score's percentile (0-100) among a reference set of images (the concept's background or a
+    /// collection); nil when no reference is available.
+    public var percentile: Double?
     /// Only the maps asked for; gh*gw numbers each, row-major.
     public var maps: [String: [Float]]
     /// With `faithfulness`: per map, its figures.
@@ -167,7 +170,7 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model: Vision
             figures = f
         }
         let shown = perTarget[k].filter { request.maps.contains(MapKind(rawValue: $0.key)!) }
-        out.append(QueryTarget(name: target.name, kind: target.kind.rawValue, score: cdamResult.scores[k], maps: shown,
+        out.append(QueryTarget(name: target.name, kind: target.kind.rawValue, score: cdamResult.scores[k], percentile: nil, maps: shown,
                                figures: figures, overlays: nil))
     }
     var entry = QueryImage(image: image.url.path, sha256: image.sha256, size: [image.original.height, image.original.width],
