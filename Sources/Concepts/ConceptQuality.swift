@@ -67,11 +67,14 @@ extension ConceptQuality {
     /// concept is one Newton step from the full fit (approximate leave-one-out); a whitened
     /// concept's keeps the full set's shrinkage target scale, and random whitened concepts
     /// use the concept's shrinkage intensity and the whole background's scale.
-    /// `name` only labels error notes.
+    /// `name` only labels error notes. For `contrast`, `contrastNegatives` is the set B of "A and not B"
+    /// (the concept, and every random concept, subtracts B's mean); without it B is the background, which
+    /// ranks exactly as `centred` does.
     public static func evaluate(kind: Target.Kind, examples: [[Float]], background: [[Float]]?,
                                 randomConcepts R: Int = 50, seed: UInt64 = 0,
                                 lambda: Float = ConceptBuilder.defaultLambda, shrinkage: Float? = nil,
-                                maxBackground: Int = defaultMaxBackground, name: String = "concept") -> ConceptQuality {
+                                maxBackground: Int = defaultMaxBackground, name: String = "concept",
+                                contrastNegatives: [[Float]]? = nil) -> ConceptQuality {
         var q = ConceptQuality(exampleCount: examples.count)
         let n = examples.count
         var rng = SplitMix64(seed: seed)
@@ -113,7 +116,11 @@ extension ConceptQuality {
         }
         let M = bg.count
         let examplesIdx = Array(0..<n), bgIdx = Array(n..<(n + M))
-        let engine = LeaveOneOut(kind: kind, rows: x, background: bgIdx, lambda: Double(lambda))
+        var subtract: [Double]? = nil
+        if kind == .contrast, let b = contrastNegatives, !b.isEmpty, b.allSatisfy({ $0.count == x.cols }) {
+            subtract = (0..<x.cols).map { j in b.reduce(0.0) { $0 + Double($1[j]) } / Double(b.count) }
+        }
+        let engine = LeaveOneOut(kind: kind, rows: x, background: bgIdx, lambda: Double(lambda), subtract: subtract)
         guard let real = engine.concept(positives: examplesIdx, negatives: bgIdx, shrinkage: shrinkage.map(Double.init)) else {
             q.notes.append("the concept could not be fitted (singular covariance): no leave-one-out figures")
             return q
@@ -216,9 +223,12 @@ struct LeaveOneOut: @unchecked Sendable {
     let probe: LogisticProbe?
     let backgroundGram: [Double]?
     let backgroundScatter: [Double]?
+    /// A contrast's fixed B mean; nil: the negatives' mean.
+    let subtract: [Double]?
 
-    init(kind: Target.Kind, rows: Matrix, background: [Int], lambda: Double) {
+    init(kind: Target.Kind, rows: Matrix, background: [Int], lambda: Double, subtract: [Double]? = nil) {
         self.kind = kind
+        self.subtract = subtract
         self.rows = rows
         self.background = background
         let d = rows.cols
@@ -311,11 +321,11 @@ struct LeaveOneOut: @unchecked Sendable {
     }
 
     /// mean and cosine: w = sum(P) - x_i (scale is irrelevant to ranking); centred and contrast
-    /// subtract the negatives' mean from the held-out mean.
+    /// subtract the negatives' mean (a contrast's fixed B mean, when it has one) from the held-out mean.
     private func meanFamily(positives p: [Int], negatives nIdx: [Int]) -> LeaveOneOutFigures {
         let d = rows.cols, n = p.count
         let sum = rows.rowSum(p)
-        let mu = (kind == .centred || kind == .contrast) ? rows.rowMean(nIdx) : nil
+        let mu = (kind == .centred || kind == .contrast) ? (subtract ?? rows.rowMean(nIdx)) : nil
         var ranks: [Int] = [], fractions: [Double] = []
         var w = [Double](repeating: 0, count: d)
         for i in p {

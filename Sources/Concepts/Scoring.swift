@@ -55,3 +55,35 @@ extension ConceptBuilder {
         return (rankSum - np * (np + 1) / 2) / (np * nn)
     }
 }
+
+/// Where a score stands among a reference set's scores (a concept's background, or a collection): the
+/// percentile that makes scores of different kinds comparable (a mean concept's 1493 and a probe's
+/// -0.72 say nothing side by side; "97th percentile of the background" does).
+public struct ScoreReference: Sendable, Equatable {
+    /// The reference scores, ascending (NaN dropped).
+    public let sorted: [Float]
+    /// What the reference is, for people ("background of 'dog' (512 images)").
+    public let label: String
+
+    public init(scores: [Float], label: String) {
+        self.sorted = scores.filter { !$0.isNaN }.sorted()
+        self.label = label
+    }
+
+    /// 100 × (reference scores below `score` + half of those equal) / count: 50 is the reference's
+    /// median, 100 above every reference image. Nil for an empty reference or a NaN score.
+    public func percentile(of score: Float) -> Double? {
+        guard !sorted.isEmpty, !score.isNaN else { return nil }
+        func firstIndex(where pred: (Float) -> Bool) -> Int {
+            var lo = 0, hi = sorted.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if pred(sorted[mid]) { hi = mid } else { lo = mid + 1 }
+            }
+            return lo
+        }
+        let below = firstIndex { $0 >= score }, notAbove = firstIndex { $0 > score }
+        return 100 * (Double(below) + 0.5 * Double(notAbove - below)) / Double(sorted.count)
+    }
+}
+

@@ -224,6 +224,22 @@ extension Store {
         }
     }
 
+    /// The ids of stored images by content hash (hashes not stored are absent).
+    /// - Throws: `StoreError` on a database failure.
+    public func imageIDs(sha256s: [String]) throws -> [String: Int64] {
+        try read { db in
+            var out: [String: Int64] = [:]
+            for chunk in Store.chunks(sha256s) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT sha256, id FROM images WHERE sha256 IN (\(marks))",
+                                            arguments: StatementArguments(chunk)) {
+                    out[row[0]] = row[1]
+                }
+            }
+            return out
+        }
+    }
+
     // MARK: - Helpers inside transactions
 
     static func chunks(_ values: [String], size: Int = 500) -> [[String]] {

@@ -30,6 +30,20 @@ public enum ImageInput {
         }
     }
 
+    /// Expands as `expand` does, but a path that does not exist is returned as a failed input instead of
+    /// stopping the command: the other images are still processed (exit 3).
+    public static func expandKeepingGoing(_ paths: [String]) throws -> (files: [URL], missing: [InputError]) {
+        var files: [URL] = [], missing: [InputError] = []
+        for path in paths {
+            guard FileManager.default.fileExists(atPath: path) else {
+                missing.append(InputError(image: path, error: WorkbenchError.failed("\(path): no such file or folder")))
+                continue
+            }
+            files += try expand([path])
+        }
+        return (files, missing)
+    }
+
     /// Reads, decodes and preprocesses one file.
     /// - Throws: `ImageError` naming the file and what is wrong with it.
     public static func prepare(_ url: URL, preprocessing: Preprocessing, options: DecodeOptions) throws -> PreparedImage {

@@ -42,6 +42,8 @@ public struct QueryTarget: Codable, Sendable {
     /// The score's percentile (0-100) among a reference set of images (the concept's background or a
     /// collection); nil when no reference is available.
     public var percentile: Double?
+    /// What the percentile is read against ("the concept's background (512 images)").
+    public var percentileOf: String?
     /// Only the maps asked for; gh*gw numbers each, row-major.
     public var maps: [String: [Float]]
     /// With `faithfulness`: per map, its figures.
@@ -62,6 +64,37 @@ public struct QueryImage: Codable, Sendable {
     /// The side-by-side panel (image, then the CDAM map of each target), when rendered.
     public var panel: String?
     public var warnings: [String]?
+    /// Pairs of targets whose CDAM maps on this image correlate above `SimilarMaps.threshold`: they point at
+    /// the same evidence, so the maps cannot tell the targets apart.
+    public var similarMaps: [SimilarMaps]?
+}
+
+/// Two targets whose CDAM maps on one image are nearly the same.
+public struct SimilarMaps: Codable, Sendable, Equatable {
+    public var a: String
+    public var b: String
+    /// Pearson correlation of the two maps over the patches.
+    public var correlation: Float
+    /// Above this, two maps are called the same evidence.
+    public static let threshold: Float = 0.95
+
+    /// Every pair of `maps` (by target) correlating above the threshold, most similar first.
+    public static func find(names: [String], maps: [[Float]]) -> [SimilarMaps] {
+        var out: [SimilarMaps] = []
+        for i in maps.indices { for j in maps.indices where j > i {
+            let r = pearson(maps[i], maps[j])
+            if r > threshold { out.append(SimilarMaps(a: names[i], b: names[j], correlation: r)) }
+        } }
+        return out.sorted { $0.correlation > $1.correlation }
+    }
+
+    /// One warning line for a set of similar pairs (nil when there are none).
+    public static func warning(_ pairs: [SimilarMaps]) -> String? {
+        guard let top = pairs.first else { return nil }
+        let example = String(format: "'%@' and '%@' correlate at %.3f", top.a, top.b, top.correlation)
+        let more = pairs.count > 1 ? " (and \(pairs.count - 1) more pair\(pairs.count == 2 ? "" : "s") above \(threshold))" : ""
+        return "the CDAM maps of \(example)\(more): they show the same evidence, so the maps cannot tell these concepts apart; try --contrast \(top.a),\(top.b) or a discriminative kind (centred, probe, whitened)"
+    }
 }
 
 /// The `query` document of INTERFACE.md.
@@ -91,10 +124,13 @@ public struct QueryRequest: Sendable {
     /// Folder for PNG overlays and panels (nil: no images).
     public var outDirectory: URL?
     public var render: RenderOptions
+    /// Per target (or empty): the reference its score's percentile is read against.
+    public var references: [ScoreReference?]
 
     public init(targets: [Target], maps: [MapKind] = [.cdam], faithfulness: Bool = false, outDirectory: URL? = nil,
-                render: RenderOptions = RenderOptions()) {
+                render: RenderOptions = RenderOptions(), references: [ScoreReference?] = []) {
         self.targets = targets
+        self.references = references
         self.maps = maps
         self.faithfulness = faithfulness
         self.outDirectory = outDirectory
@@ -170,12 +206,16 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model: Vision
             figures = f
         }
         let shown = perTarget[k].filter { request.maps.contains(MapKind(rawValue: $0.key)!) }
-        out.append(QueryTarget(name: target.name, kind: target.kind.rawValue, score: cdamResult.scores[k], percentile: nil, maps: shown,
-                               figures: figures, overlays: nil))
+        let reference = k < request.references.count ? request.references[k] : nil
+        out.append(QueryTarget(name: target.name, kind: target.kind.rawValue, score: cdamResult.scores[k],
+                               percentile: reference?.percentile(of: cdamResult.scores[k]), percentileOf: reference?.label,
+                               maps: shown, figures: figures, overlays: nil))
     }
+    let similar = SimilarMaps.find(names: targets.map(\.name), maps: cdamResult.maps)
+    let warnings = image.warnings + [SimilarMaps.warning(similar)].compactMap { $0 }
     var entry = QueryImage(image: image.url.path, sha256: image.sha256, size: [image.original.height, image.original.width],
                            grid: [result.gridHeight, result.gridWidth], targets: out, panel: nil,
-                           warnings: image.warnings.isEmpty ? nil : image.warnings)
+                           warnings: warnings.isEmpty ? nil : warnings, similarMaps: similar.isEmpty ? nil : similar)
     if let dir = request.outDirectory {
         try renderQueryImages(&entry, image: image, directory: dir, render: request.render)
     }

@@ -15,11 +15,14 @@ public struct ReportRequest: Sendable {
     public var comparisonImages: Int
     public var outDirectory: URL
     public var render: RenderOptions
+    /// Rank the concepts' own examples among the best matches too (marked); by default they are left out.
+    public var includeExamples: Bool
 
     public init(concepts: [String], collection: String? = nil, top: Int = 8, comparisonImages: Int = 2,
-                outDirectory: URL, render: RenderOptions = RenderOptions()) {
+                outDirectory: URL, render: RenderOptions = RenderOptions(), includeExamples: Bool = false) {
         self.concepts = concepts; self.collection = collection; self.top = top
         self.comparisonImages = comparisonImages; self.outDirectory = outDirectory; self.render = render
+        self.includeExamples = includeExamples
     }
 }
 
@@ -41,6 +44,10 @@ public struct ReportDocument: Codable, Sendable {
         /// Sum of positive and of negative CDAM scores.
         public var evidence: Float?
         public var counterEvidence: Float?
+        /// The score's percentile among the ranked images.
+        public var percentile: Double?
+        /// One of the concept's examples (shown only with `includeExamples`).
+        public var example: Bool = false
     }
     public struct ConceptSection: Codable, Sendable {
         public var concept: ConceptSummary
@@ -48,6 +55,9 @@ public struct ReportDocument: Codable, Sendable {
         public var examples: [String]
         public var distribution: Distribution
         public var top: [RankedImage]
+        /// The concept's examples among the ranked images, left out of `top`.
+        public var excludedExamples: Int = 0
+        public var warnings: [String]?
     }
     public struct Comparison: Codable, Sendable {
         public var image: String
@@ -118,18 +128,24 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
 
     // Per concept: the score distribution, the top images with their CDAM overlays, example thumbnails.
     var sections: [ReportDocument.ConceptSection] = []
-    var csv = "concept,rank,score,sha256,image\n"
+    var csv = "concept,rank,score,percentile,example,sha256,image\n"
+    var exampleIDs: [Set<Int64>] = []
     for (c, (record, _)) in resolved.enumerated() {
         let t = targets[c]
         progress("ranking \(index.matrix.count) images for '\(t.name)'")
         let scores = try index.scores(t)
-        let hits = try index.search(t, top: max(request.top, request.comparisonImages))
-        for hit in try index.search(t, top: index.matrix.count) {
-            csv += "\(csvField(t.name)),\(hit.rank),\(hit.score),\(hit.sha256),\(csvField(hit.image))\n"
+        let examples = try exampleImageIDs(of: record, store: store)
+        exampleIDs.append(request.includeExamples ? [] : examples)
+        let hits = try index.search(t, top: max(request.top, request.comparisonImages),
+                                    excluding: request.includeExamples ? [] : examples, marking: examples)
+        // Every image, examples included and marked: the CSV is the whole ranking.
+        for hit in try index.search(t, top: index.matrix.count, marking: examples) {
+            csv += "\(csvField(t.name)),\(hit.rank),\(hit.score),\(hit.percentile.map { String(format: "%.2f", $0) } ?? ""),\(hit.example ? 1 : 0),\(hit.sha256),\(csvField(hit.image))\n"
         }
         var top: [ReportDocument.RankedImage] = []
         for hit in hits.prefix(request.top) {
-            var entry = ReportDocument.RankedImage(rank: hit.rank, image: hit.image, sha256: hit.sha256, score: hit.score)
+            var entry = ReportDocument.RankedImage(rank: hit.rank, image: hit.image, sha256: hit.sha256, score: hit.score,
+                                                   percentile: hit.percentile, example: hit.example)
             if let p = load(hit.image) {
                 progress("explaining \(hit.image)")
                 let q = try explain(p, request: QueryRequest(targets: [t]), model: model)
@@ -151,13 +167,15 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
             let h = 112, w = max(1, Int(Double(img.width) * Double(h) / Double(img.height)))
             thumbs.append(try save(resizeBicubic(img, width: min(w, 224), height: h), "\(slug(t.name))-example\(i + 1).png"))
         }
-        sections.append(.init(concept: details.summary, examples: thumbs, distribution: distribution(scores), top: top))
+        sections.append(.init(concept: details.summary, examples: thumbs, distribution: distribution(scores), top: top,
+                              excludedExamples: request.includeExamples ? 0 : index.count(of: examples),
+                              warnings: backgroundWarnings(record, searched: request.collection)))
     }
 
     // The paper's comparison for a few images of the first concept: every map, with its faithfulness figures.
     var comparisons: [ReportDocument.Comparison] = []
     if let first = targets.first, request.comparisonImages > 0 {
-        for hit in try index.search(first, top: request.comparisonImages) {
+        for hit in try index.search(first, top: request.comparisonImages, excluding: exampleIDs.first ?? []) {
             guard let p = load(hit.image) else { continue }
             progress("comparison maps for \(hit.image) (TAM: one forward pass per patch)")
             let q = try explain(p, request: QueryRequest(targets: [first], maps: MapKind.allCases, faithfulness: true), model: model)
@@ -192,6 +210,7 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
             g.images.append(path)
             g.scores.append(q.targets.map(\.score))
             g.overlays.append(row)
+            if let similar = q.similarMaps, let warning = SimilarMaps.warning(similar) { notes.append("\(path): \(warning)") }
         }
         grid = g
     }

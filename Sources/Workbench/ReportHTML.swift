@@ -59,15 +59,16 @@ enum ReportHTML {
         """
     }
 
-    static func quality(_ q: ConceptQuality?) -> String {
+    static func quality(_ q: ConceptQuality?, names: [String] = []) -> String {
         guard let q else { return "<p>No quality figures stored.</p>" }
         var rows = "<tr><th>examples</th><td>\(q.exampleCount)</td></tr>"
         rows += "<tr><th>coherence (mean pairwise cosine)</th><td>\(number(q.coherence))</td></tr>"
         if let ranks = q.leaveOneOutRanks {
-            rows += "<tr><th>leave-one-out ranks among \(q.backgroundCount ?? 0) background images</th><td>\(ranks.map(String.init).joined(separator: ", "))</td></tr>"
+            let named = ranks.enumerated().map { i, r in i < names.count ? "\(escape(names[i])) \(r)" : String(r) }
+            rows += "<tr><th>leave-one-out rank of each example among \(q.backgroundCount ?? 0) background images (1 = above all)</th><td>\(named.joined(separator: ", "))</td></tr>"
         }
         rows += "<tr><th>leave-one-out AUC</th><td>\(number(q.auc))</td></tr>"
-        rows += "<tr><th>p-value against \(q.randomConcepts.map(String.init) ?? "n/a") random concepts</th><td>\(number(q.pValue))</td></tr>"
+        rows += "<tr><th>p-value against \(q.randomConcepts.map(String.init) ?? "n/a") random concepts</th><td>\(number(q.pValue))\(q.pAtFloor ? " (the floor: no random concept did as well)" : "")</td></tr>"
         rows += "<tr><th>random concepts' AUC</th><td>\(number(q.randomAUCMean)) ± \(number(q.randomAUCStd))</td></tr>"
         let notes = q.notes.isEmpty ? "" : "<p class=\"note\">\(q.notes.map(escape).joined(separator: "<br>"))</p>"
         return "<table class=\"figures\">\(rows)</table>\(notes)"
@@ -86,12 +87,21 @@ enum ReportHTML {
             body += "<section><h2>\(escape(c.name)) <small>\(escape(c.kind))</small></h2>"
             body += "<p>\(escape(c.description.isEmpty ? "(no description)" : c.description)) — \(c.examples) examples, background: \(escape(c.background)), defined \(escape(c.updatedAt)).</p>"
             body += "<h3>Examples</h3><div class=\"row\">" + s.examples.map { img($0, base: base, alt: "example", cls: "thumb") }.joined() + "</div>"
-            body += "<h3>How good is this concept?</h3>" + quality(c.quality)
+            body += "<h3>How good is this concept?</h3>"
+            if let v = c.verdict { body += "<p class=\"verdict \(v.level.rawValue)\"><b>Verdict:</b> \(escape(v.text))</p>" }
+            body += quality(c.quality, names: c.exampleNames ?? [])
+            for w in (c.warnings ?? []) + (s.warnings ?? []) { body += "<p class=\"warning\">⚠ \(escape(w))</p>" }
             body += "<h3>Scores over \(s.distribution.count) images</h3>" + histogram(s.distribution, threshold: s.top.last?.score)
             body += "<p>mean \(number(s.distribution.mean, 4)), std \(number(s.distribution.std, 4))</p>"
-            body += "<h3>Best matches and where the evidence is</h3><div class=\"row\">"
+            body += "<h3>Best matches and where the evidence is</h3>"
+            if s.excludedExamples > 0 {
+                body += "<p class=\"note\">The concept's \(s.excludedExamples) examples are left out of this ranking: they would top it and say nothing about the concept (scores.csv ranks every image and marks them).</p>"
+            }
+            body += "<div class=\"row\">"
             for t in s.top {
-                body += "<figure>\(img(t.overlay, base: base, alt: "CDAM overlay of rank \(t.rank)", cls: "map"))<figcaption>#\(t.rank) score \(number(t.score, 5))<br>+\(number(t.evidence)) / \(number(t.counterEvidence))<br><span class=\"path\">\(escape(URL(fileURLWithPath: t.image).lastPathComponent))</span></figcaption></figure>"
+                let badge = t.example ? " <span class=\"badge\">example</span>" : ""
+                let pct = t.percentile.map { String(format: " · %.1f%%ile", $0) } ?? ""
+                body += "<figure>\(img(t.overlay, base: base, alt: "CDAM overlay of rank \(t.rank)", cls: "map"))<figcaption>#\(t.rank)\(badge) score \(number(t.score, 5))\(pct)<br>evidence +\(number(t.evidence)) / counter \(number(t.counterEvidence))<br><span class=\"path\">\(escape(URL(fileURLWithPath: t.image).lastPathComponent))</span></figcaption></figure>"
             }
             body += "</div></section>"
         }
@@ -140,6 +150,9 @@ enum ReportHTML {
         .note { color: #555; font-size: 13px; } .path { font-family: ui-monospace, monospace; font-size: 11px; word-break: break-all; }
         table.figures th { text-align: left; font-weight: normal; color: #555; padding-right: 16px; }
         table.grid td, table.grid th { padding: 4px; text-align: center; font-size: 12px; vertical-align: top; }
+        .badge { background: #d33; color: #fff; border-radius: 3px; padding: 0 4px; font-size: 11px; }
+        .verdict.usable { color: #060; } .verdict.weak, .verdict.inconsistent { color: #a40; }
+        .warning { color: #a40; font-size: 13px; }
         .missing { width: 224px; height: 60px; background: #f3f3f3; color: #999; font-size: 12px; padding: 8px; }
         </style></head><body>
         \(body)

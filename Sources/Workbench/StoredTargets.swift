@@ -1,49 +1,93 @@
 import Concepts
 import Store
 
+/// Targets from stored concepts, with what their scores are compared with.
+public struct StoredTargets: Sendable {
+    public var targets: [Target]
+    /// Per target: the scores of its reference images (the concept's background and negatives, or the
+    /// `collection` given), for percentiles; nil when there is none.
+    public var references: [ScoreReference?]
+    /// Concepts that could not be used, one line each.
+    public var errors: [String]
+}
+
 /// Targets from stored concepts for `query`: names, `all`, and "A,B" contrasts.
 ///
 /// A concept that cannot be used (unknown, or made with another model) is reported and skipped, so the
 /// others still run; the caller exits 3 when any was skipped.
-/// - Throws: `StoreError` on database failures.
-public func storedTargets(names: [String], contrasts: [String], modelName: String,
-                          store: Store) throws -> (targets: [Target], errors: [String]) {
-    var targets: [Target] = [], errors: [String] = []
-    func lookup(_ name: String) -> Target? {
+/// - Parameter collection: score percentiles against this collection instead of each concept's background.
+/// - Throws: `StoreError` on database failures (an unknown collection among them).
+public func storedTargets(names: [String], contrasts: [String], modelName: String, collection: String? = nil,
+                          store: Store) throws -> StoredTargets {
+    var out = StoredTargets(targets: [], references: [], errors: [])
+    // Per target, the records whose background images form its reference.
+    var sources: [[ConceptRecord]] = []
+    func lookup(_ name: String) -> (Target, ConceptRecord)? {
         do {
-            return try target(of: resolveConcept(name, modelName: modelName, store: store).concept)
+            let record = try resolveConcept(name, modelName: modelName, store: store).concept
+            return (try target(of: record), record)
         } catch {
-            errors.append((error as? CustomStringConvertible)?.description ?? "\(error)")
+            out.errors.append((error as? CustomStringConvertible)?.description ?? "\(error)")
             return nil
         }
     }
     for name in names {
         if name == "all" {
             guard let model = try store.model(named: modelName) else {
-                errors.append("no concepts are stored for model \(modelName) (see `cdam concept list`)")
+                out.errors.append("no concepts are stored for model \(modelName) (see `cdam concept list`)")
                 continue
             }
             let all = try store.concepts(modelID: model.id)
-            if all.isEmpty { errors.append("no concepts are stored for model \(modelName); define one with `cdam concept define`") }
-            for record in all { if let t = try? target(of: record) { targets.append(t) } }
-        } else if let t = lookup(name) {
-            targets.append(t)
+            if all.isEmpty { out.errors.append("no concepts are stored for model \(modelName); define one with `cdam concept define`") }
+            for record in all { if let t = try? target(of: record) { out.targets.append(t); sources.append([record]) } }
+        } else if let (t, record) = lookup(name) {
+            out.targets.append(t)
+            sources.append([record])
         }
     }
     for pair in contrasts {
         let parts = pair.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         guard parts.count == 2 else {
-            errors.append("--contrast \(pair): expected two concept names, A,B")
+            out.errors.append("--contrast \(pair): expected two concept names, A,B")
             continue
         }
-        guard let a = lookup(parts[0]), let b = lookup(parts[1]) else { continue }
+        guard let (a, ra) = lookup(parts[0]), let (b, rb) = lookup(parts[1]) else { continue }
         guard !a.isCosine, !b.isCosine, a.direction.count == b.direction.count else {
-            errors.append("--contrast \(pair): cosine concepts have no linear difference; use mean, centred, probe or whitened concepts")
+            out.errors.append("--contrast \(pair): cosine concepts have no linear difference; use mean, centred, probe or whitened concepts")
             continue
         }
         // f_A - f_B is linear again: direction w_A - w_B, offset b_A - b_B.
-        targets.append(Target(name: "\(a.name)-not-\(b.name)", kind: .contrast,
-                              direction: zip(a.direction, b.direction).map { $0 - $1 }, bias: a.bias - b.bias))
+        out.targets.append(Target(name: "\(a.name)-not-\(b.name)", kind: .contrast,
+                                  direction: zip(a.direction, b.direction).map { $0 - $1 }, bias: a.bias - b.bias))
+        sources.append([ra, rb])
     }
-    return (targets, errors)
+    out.references = try scoreReferences(out.targets, sources: sources, modelName: modelName, collection: collection, store: store)
+    return out
+}
+
+/// The reference scores of each target: the collection's images when given, else the background and
+/// negatives stored with its concept(s), at the concept's preprocessing.
+func scoreReferences(_ targets: [Target], sources: [[ConceptRecord]], modelName: String, collection: String?,
+                     store: Store) throws -> [ScoreReference?] {
+    guard let model = try store.model(named: modelName) else { return targets.map { _ in nil } }
+    var matrices: [String: EmbeddingMatrix] = [:]
+    return try zip(targets, sources).map { target, records -> ScoreReference? in
+        guard let first = records.first else { return nil }
+        if let collection {
+            let matrix = try matrices[first.preprocessingID] ?? store.embeddingMatrix(
+                modelID: model.id, preprocessingID: first.preprocessingID, collection: collection, withLabels: false)
+            matrices[first.preprocessingID] = matrix
+            guard matrix.count > 0, matrix.width == target.direction.count else { return nil }
+            return ScoreReference(scores: ConceptBuilder.scores(target, embeddings: matrix.values, count: matrix.count),
+                                  label: "collection '\(collection)' (\(matrix.count) images)")
+        }
+        var shas: [String] = []
+        for record in records {
+            shas += try store.conceptExamples(conceptID: record.id).filter { $0.example.role != .positive }.map(\.example.sha256)
+        }
+        let vectors = try store.embeddings(for: Array(Set(shas)), modelID: model.id, preprocessingID: first.preprocessingID)
+            .values.filter { $0.count == target.direction.count }
+        guard !vectors.isEmpty else { return nil }
+        return ScoreReference(scores: vectors.map(target.score), label: "the concept's background (\(vectors.count) images)")
+    }
 }

@@ -15,7 +15,16 @@ struct ConceptCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Define (or redefine) a concept from example images and report how good it is.",
             discussion: """
-            Kinds: mean (the paper's: the examples' mean CLS embedding), cosine, and, against a background (--background COLLECTION and/or --negatives DIR): contrast, centred, probe, whitened. Quality: coherence, leave-one-out ranks among the background, and a significance test against --random-concepts random concepts (AUC and p-value).
+            Kinds: mean (the paper's: the examples' mean CLS embedding), cosine, and, against a background (--background COLLECTION and/or --negatives DIR): contrast ("examples and not negatives": c_A - c_B, B the negatives), centred, probe, whitened.
+
+            Quality: coherence (mean pairwise cosine of the examples), each example's leave-one-out rank among the background (rebuilt without it, how many background images outscore it), the leave-one-out AUC, and a significance test: the AUC of --random-concepts random concepts of as many background images (p = the share that did as well; its floor is 1/(R+1)). A one-line verdict sums it up: usable, weak (not distinguishable from random concepts), inconsistent (named examples rank low when left out), untested or unjudged.
+
+            A background collection is unlabelled: it may hold images of the concept, which a discriminative kind is then fitted against. Near-duplicates of examples are left out; --exclude-similar K also leaves out the K images most like the examples, and a warning says when images of the collection look more like the concept than your weakest example.
+
+            Examples:
+              cdam concept define dog --examples photos/dogs --kind probe --background street --exclude-similar 20
+              cdam concept define cat-not-dog --kind contrast --examples cats/ --negatives dogs/
+              cdam concept define fruit --examples fruit/ --replace --json
             """)
 
         @Argument(help: ArgumentHelp("The concept's name.", valueName: "name")) var name: String
@@ -31,12 +40,17 @@ struct ConceptCommand: AsyncParsableCommand {
         var description = ""
         @Option(name: .long, help: ArgumentHelp("Random concepts of the significance test.", valueName: "r"))
         var randomConcepts = 50
+        @Option(name: .long, help: ArgumentHelp("Leave the K background images most like the examples out of the background (unlabelled examples of the concept).", valueName: "k"))
+        var excludeSimilar = 0
+        @Flag(name: .long, help: "Redefine the concept when one of this name already exists for the model.")
+        var replace = false
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var modelOptions: ModelOptions
         @OptionGroup var preprocess: PreprocessOptions
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
+            guard excludeSimilar >= 0 else { throw ValidationError("--exclude-similar \(excludeSimilar): give 0 or more") }
             guard !examples.isEmpty else { throw ValidationError("give example images with --examples DIR") }
             guard let k = Target.Kind(rawValue: kind), k != .classLogit else {
                 throw ValidationError("--kind \(kind): use mean, cosine, contrast, centred, probe or whitened")
@@ -53,9 +67,10 @@ struct ConceptCommand: AsyncParsableCommand {
                 let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let definition = ConceptDefinition(name: name, description: description, kind: Target.Kind(rawValue: kind)!,
                                                    examples: examples, negatives: negatives, background: background,
-                                                   randomConcepts: randomConcepts)
+                                                   randomConcepts: randomConcepts, excludeSimilar: excludeSimilar)
                 let progress = ProgressLine()
-                let summary = try defineConcept(definition, embedder: embedder, store: store, progress: progress.update)
+                let summary = try defineConcept(definition, embedder: embedder, store: store, replace: replace,
+                                                progress: progress.update)
                 progress.finish()
                 if output.json { try printJSON(summary) } else { printSummary(summary) }
                 for failure in summary.errors ?? [] { printError(failure.error) }
@@ -196,47 +211,87 @@ struct ConceptCommand: AsyncParsableCommand {
 extension ConceptCommand {
     struct Evaluate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Judge a stored concept again: coherence, leave-one-out ranks, AUC and significance.",
-            discussion: "Uses the stored example embeddings; ranks them against the concept's stored negatives, or against a collection with --background. The concept itself is not changed.")
+            abstract: "Judge a stored concept again: verdict, leave-one-out ranks, AUC, significance, and held-out positives.",
+            discussion: """
+            Uses the stored example embeddings; ranks them against the concept's stored negatives, or against a collection with --background. The concept itself is not changed.
+
+            Leave-one-out figures cannot see images of the concept hidden in an unlabelled background. Give held-out positives (images of the concept that were not examples) with --positives DIR: the stored concept then scores them against the background, and the AUC and precision@10 on them are the figures to trust.
+
+            Examples:
+              cdam concept evaluate dog
+              cdam concept evaluate dog --background imagenet --positives more-dogs/
+              cdam concept evaluate dog --positives more-dogs/ --json
+            """)
         @Argument(help: ArgumentHelp("The concept.", valueName: "name")) var name: String
         @Option(help: ArgumentHelp("Rank against this collection instead of the stored negatives.", valueName: "collection"))
         var background: String?
+        @Option(help: ArgumentHelp("Held-out images of the concept (folder, file or glob; repeatable).", valueName: "dir"))
+        var positives: [String] = []
         @Option(name: .customLong("random-concepts"), help: ArgumentHelp("Random concepts of the significance test.", valueName: "r"))
         var randomConcepts = 50
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var modelOptions: ModelOptions
+        @OptionGroup var preprocess: PreprocessOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             try await runReportingErrors {
                 let store = try Store.open(at: homeOptions.databaseURL)
+                let embedder = positives.isEmpty ? nil : try commandEmbedder(homeOptions, modelOptions, preprocess)
+                let progress = ProgressLine()
                 let result = try evaluateConcept(name, modelName: modelOptions.model, collection: background,
-                                                 randomConcepts: randomConcepts, store: store)
-                if output.json { return try printJSON(result) }
-                print("concept '\(result.concept)' (\(result.kind), model \(result.model)) against \(result.background):")
-                print("  " + result.quality.summary)
-                for note in result.quality.notes { print("  note: \(note)") }
+                                                 randomConcepts: randomConcepts, positives: positives, embedder: embedder,
+                                                 store: store, progress: progress.update)
+                progress.finish()
+                for failure in result.errors ?? [] { printError(failure.error) }
+                if output.json { try printJSON(result) } else { printEvaluation(result) }
+                if !(result.errors ?? []).isEmpty { throw ExitCode(3) }
             }
         }
     }
 }
 
-/// The human-readable lines of a concept summary.
+/// The human-readable lines of `concept evaluate`.
+func printEvaluation(_ result: ConceptEvaluation) {
+    print("concept '\(result.concept)' (\(result.kind), model \(result.model)) against \(result.background):")
+    print("  verdict: \(result.verdict.text)")
+    print("  " + result.quality.summary)
+    if let ranks = result.quality.leaveOneOutRanks {
+        let shown = ranks.enumerated().prefix(12).map { i, r in "\(i < result.exampleNames.count ? result.exampleNames[i] : "example \(i + 1)") \(r)" }
+        print("  leave-one-out ranks: " + shown.joined(separator: ", ") + (ranks.count > 12 ? ", ..." : ""))
+    }
+    for note in result.quality.notes { print("  note: \(note)") }
+    if let h = result.heldOut {
+        print(String(format: "  held-out positives: %d against %d background images: AUC %.3f, precision@10 %.2f (chance %.2f)",
+                     h.positives, h.backgroundCount, h.auc, h.precisionAt10, h.chancePrecision))
+        let shown = h.ranks.prefix(12).map { "\($0.image) \($0.rank)" }
+        print("  their ranks among the background: " + shown.joined(separator: ", ") + (h.ranks.count > 12 ? ", ..." : ""))
+    }
+    for warning in result.warnings ?? [] { print("  warning: \(warning)") }
+}
+
+/// The human-readable lines of a concept summary: what it is, its verdict, its figures with the examples
+/// named, and warnings.
 func printSummary(_ s: ConceptSummary) {
     let status = s.status.map { "\($0) " } ?? ""
     let background = s.background == "none" ? "no background" : "background \(s.background) (\(s.backgroundImages) images)"
     print("\(status)concept '\(s.name)' (\(s.kind), model \(s.model)): \(s.examples) examples, \(background)\(s.description.isEmpty ? "" : " - \(s.description)")")
+    if let verdict = s.verdict { print("  verdict: \(verdict.text)") }
     guard let q = s.quality else { return }
     var parts: [String] = []
     if let c = q.coherence { parts.append(String(format: "coherence %.3f", c)) }
-    if let ranks = q.leaveOneOutRanks, let n = q.backgroundCount {
-        parts.append("leave-one-out ranks \(ranks.prefix(12).map(String.init).joined(separator: ","))\(ranks.count > 12 ? ",..." : "") of \(n + 1)")
-    }
-    if let auc = q.auc { parts.append(String(format: "AUC %.3f", auc)) }
-    if let p = q.pValue, let r = q.randomConcepts {
-        let spread = q.randomAUCMean.map { m in String(format: "; random AUC %.3f ± %.3f", m, q.randomAUCStd ?? 0) } ?? ""
-        parts.append(String(format: "p = %.3f (%d random concepts", p, r) + spread + ")")
+    if let auc = q.auc { parts.append(String(format: "leave-one-out AUC %.3f", auc)) }
+    if let p = q.pDescription {
+        let spread = q.randomAUCMean.map { m in String(format: ", random concepts' AUC %.3f ± %.3f", m, q.randomAUCStd ?? 0) } ?? ""
+        parts.append(p + spread)
     }
     if !parts.isEmpty { print("  " + parts.joined(separator: ", ")) }
+    if let ranks = q.leaveOneOutRanks, let n = q.backgroundCount {
+        let names = s.exampleNames ?? []
+        let shown = ranks.enumerated().prefix(12).map { i, r in "\(i < names.count ? names[i] : "example \(i + 1)") \(r)" }
+        print("  leave-one-out rank of each example among \(n) background images (1 = above all): "
+              + shown.joined(separator: ", ") + (ranks.count > 12 ? ", ... (\(ranks.count - 12) more; --json lists all)" : ""))
+    }
     for note in q.notes { print("  note: \(note)") }
+    for warning in s.warnings ?? [] { print("  warning: \(warning)") }
 }

@@ -32,7 +32,11 @@ struct QueryCommand: AsyncParsableCommand {
         commandName: "query",
         abstract: "Where in an image is the evidence for (and against) a concept?",
         discussion: """
-        For each image and each target: the score f (a function of the image's CLS embedding e) and the signed CDAM map S_i = sum_j T_ij dF/dT_ij over the patch tokens (T: the tokens entering the last attention layer). Positive (warm) patches are evidence for the target, negative (cool) ones counter-evidence, black is neutral. One forward pass and one batched backward serve every target.
+        For each image and each target: the score f (a function of the image's CLS embedding e) and the signed CDAM map S_i = sum_j T_ij dF/dT_ij over the patch tokens (T: the tokens entering the last attention layer). Positive (warm) patches are evidence for the target, negative (cool) ones counter-evidence, uncoloured is neutral. One forward pass and one batched backward serve every target.
+
+        The text output sums the map: "evidence" is the sum of the positive S_i, "counter-evidence" the sum of the negative ones. To first order, removing all the evidence patches' information would lower the score by about the evidence sum, and removing the counter-evidence would raise it by about its magnitude; their sum approximates how much of the score the patches carry. They are in the score's units, so compare them within a target, not across targets.
+
+        Scores of different kinds are not comparable (a mean concept scores in the hundreds, a probe near 0). Each score's percentile says where it stands among reference images: the concept's stored background, the --background images, or --collection C. When two targets' maps on an image correlate above 0.95 a warning says so: they show the same evidence, and --contrast A,B or a discriminative kind tells them apart.
 
         Targets come from example folders built on the fly (--examples, no database needed) or from stored concepts (--concept NAME, --concept all, --contrast A,B). Kinds: mean (the paper's: f = e.c, c the examples' mean embedding), cosine, contrast (two folders: "A and not B"), centred (e.(c - mu), mu a background's mean), probe (logistic regression against a background), whitened (shrinkage LDA against a background).
 
@@ -59,8 +63,11 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: "Concept kind for --examples: mean, cosine, contrast, centred, probe, whitened.")
     var kind: Target.Kind = .mean
 
-    @Option(help: ArgumentHelp("Background images for centred, probe and whitened concepts.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Background for centred, probe and whitened --examples concepts: a folder, or a stored collection's name.", valueName: "dir|collection"))
     var background: String?
+
+    @Option(help: ArgumentHelp("Read each score's percentile against this collection (default: each concept's background).", valueName: "name"))
+    var collection: String?
 
     @Option(help: ArgumentHelp("Maps to compute, comma-separated: cdam, am, rollout, rp, tam.", valueName: "list"))
     var maps: String = "cdam"
@@ -82,7 +89,7 @@ struct QueryCommand: AsyncParsableCommand {
             let mapKinds = try MapKind.parseList(maps)
             let renderOptions = try render.options()
             let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
-            let files = try imageArguments(images)
+            let (files, missing) = try ImageInput.expandKeepingGoing(images)
             // Concepts are built at the default size (224), as stored concepts are; they may be queried at any size.
             let p = embedder.preprocessing
             let conceptEmbedder = (p.height == 224 && p.width == 224) ? embedder
@@ -91,45 +98,60 @@ struct QueryCommand: AsyncParsableCommand {
                 throw WorkbenchError.usage("say what to look for: --concept NAME (stored), --contrast A,B, or --examples DIR")
             }
             var targets: [Target] = []
+            var references: [ScoreReference?] = []
             var failedConcepts = 0
+            // The database serves stored concepts, collections, and embeddings reused by content hash.
+            let store = try Store.open(at: homeOptions.databaseURL)
             if !conceptNames.isEmpty || !contrast.isEmpty {
-                let store = try Store.open(at: homeOptions.databaseURL)
-                let stored = try storedTargets(names: conceptNames, contrasts: contrast, modelName: embedder.modelName, store: store)
+                let stored = try storedTargets(names: conceptNames, contrasts: contrast, modelName: embedder.modelName,
+                                               collection: collection, store: store)
                 for problem in stored.errors { printError("error: \(problem)") }
                 failedConcepts = stored.errors.count
                 targets += stored.targets
+                references += stored.references
             }
             if !examples.isEmpty {
-                targets += try ExampleConcepts.build(folders: examples, kind: kind, background: background, embedder: conceptEmbedder,
-                                                     warn: { printError($0) })
+                let built = try ExampleConcepts.build(folders: examples, kind: kind, background: background, embedder: conceptEmbedder,
+                                                      store: store, warn: { printError($0) })
+                if let described = built.background, !output.json { printError("background: \(described)") }
+                targets += built.targets
+                references += built.references
             }
             guard !targets.isEmpty else { throw ExitCode(1) }
             let request = QueryRequest(targets: targets, maps: mapKinds, faithfulness: faithfulness,
-                                       outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions)
+                                       outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions,
+                                       references: references)
+            if mapKinds.contains(.tam) || faithfulness {
+                let grid = (p.height / embedder.patchSize) * (p.width / embedder.patchSize)
+                printError("note: token ablation runs \(grid) forward passes per image (\(grid * files.count) in all); expect about \(max(1, grid * files.count / 20)) s")
+            }
             let progress = ProgressLine("explaining")
-            let report = runQuery(files, request: request, embedder: embedder, progress: progress.update)
+            var report = runQuery(files, request: request, embedder: embedder, progress: progress.update)
+            report.errors = missing + report.errors
             for e in report.errors { printError(e.error) }
             if output.json {
                 try printJSON(report)
             } else {
                 printQuery(report)
             }
-            try exitForPartialFailure(failed: report.errors.count, total: files.count)
+            try exitForPartialFailure(failed: report.errors.count, total: files.count + missing.count)
             if failedConcepts > 0 { throw ExitCode(3) }
         }
     }
 }
 
-/// Human-readable query results: per image and target, the score and where the evidence is.
+/// Human-readable query results: per image and target, the score, its percentile and where the evidence is.
 func printQuery(_ report: QueryReport) {
     for r in report.results {
         print("\(r.image)  (\(r.size[1])x\(r.size[0]), grid \(r.grid[0])x\(r.grid[1]))")
         for t in r.targets {
             let map = t.maps["cdam"] ?? []
             let pos = map.filter { $0 > 0 }.reduce(0, +), neg = map.filter { $0 < 0 }.reduce(0, +)
+            let percentile = t.percentile.map { String(format: " (%5.1f%%ile)", $0) } ?? "            "
             var line = "  " + t.name.padding(toLength: max(24, t.name.count), withPad: " ", startingAt: 0) + " "
                 + t.kind.padding(toLength: 9, withPad: " ", startingAt: 0)
-                + String(format: " score %10.4f   evidence %+.4g   counter-evidence %+.4g", t.score, pos, neg)
+                + String(format: " score %10.4f", t.score) + percentile
+                + String(format: "   evidence %+.4g   counter-evidence %+.4g", pos, neg)
             if let cdam = t.figures?["cdam"] {
                 line += String(format: "   sparsity %.2f  r(TAM) %.2f", cdam.sparsity, cdam.tamCorrelation ?? .nan)
             }
@@ -137,5 +159,10 @@ func printQuery(_ report: QueryReport) {
             if let path = t.overlays?["cdam"] { print("    \(path)") }
         }
         if let panel = r.panel { print("  panel: \(panel)") }
+        for warning in r.warnings ?? [] { print("  warning: \(warning)") }
+    }
+    let references = Set(report.results.flatMap { $0.targets.compactMap(\.percentileOf) })
+    if !references.isEmpty {
+        print("percentiles: where each score stands among \(references.sorted().joined(separator: "; ")) (100: above all)")
     }
 }

@@ -8,7 +8,7 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Write a concept report: a self-contained HTML page, report.json and scores.csv.",
         discussion: """
-        For each concept: its definition and example thumbnails, its quality figures (coherence, leave-one-out ranks, significance against random concepts), the distribution of its scores over the collection, and the top images with their CDAM overlays. For the first concept's best images, the comparison maps (AM, rollout, RP, TAM) with sparsity, deletion/insertion curves and correlation with TAM. With several concepts, a concept x image grid. The page inlines its images: it opens from disk and can be sent as one file.
+        For each concept: its definition and example thumbnails, its verdict and quality figures (coherence, leave-one-out ranks, significance against random concepts), the distribution of its scores over the collection, and the top images with their CDAM overlays and percentiles. The concept's own examples are left out of its best matches (--include-examples keeps them, marked); scores.csv ranks every image and marks examples. For the first concept's best images, the comparison maps (AM, rollout, RP, TAM) with sparsity, deletion/insertion curves and correlation with TAM. With several concepts, a concept x image grid. The page inlines its images: it opens from disk and can be sent as one file.
 
         Example:
           cdam report fruit animal --collection samples --out report/
@@ -29,6 +29,9 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Folder to write the report into.", valueName: "dir"))
     var out: String
 
+    @Flag(help: "Show the concepts' own examples among their best matches too (marked).")
+    var includeExamples = false
+
     @OptionGroup var render: RenderArguments
     @OptionGroup var homeOptions: HomeOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -46,7 +49,8 @@ struct ReportCommand: AsyncParsableCommand {
             let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: 224, width: 224,
                                             crop: false, allowTruncated: false)
             let request = ReportRequest(concepts: concepts, collection: collection, top: top, comparisonImages: compare,
-                                        outDirectory: URL(fileURLWithPath: out), render: renderOptions)
+                                        outDirectory: URL(fileURLWithPath: out), render: renderOptions,
+                                        includeExamples: includeExamples)
             let document = try buildReport(request, embedder: embedder, store: store) { message in
                 if stderrIsTerminal && !output.json { printError(message) }
             }

@@ -8,7 +8,13 @@ struct SearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
         abstract: "Rank stored images by a concept's score (one matrix product over the stored embeddings).",
-        discussion: "Searches the embeddings made with the concept's model and preprocessing; no model is loaded.")
+        discussion: """
+        Searches the embeddings made with the concept's model and preprocessing; no model is loaded. The concept's own examples are left out (they would top the list and say nothing about the concept); --include-examples keeps them, marked. Each hit's percentile is its score's standing among the searched images.
+
+        Examples:
+          cdam search --concept dog --collection holiday --top 20
+          cdam search --concept dog --include-examples --json
+        """)
 
     @Option(name: .long, help: ArgumentHelp("The stored concept to rank by.", valueName: "name"))
     var concept: String
@@ -18,6 +24,9 @@ struct SearchCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("How many results.", valueName: "k"))
     var top = 10
+
+    @Flag(name: .long, help: "Rank the concept's examples too (marked 'example').")
+    var includeExamples = false
 
     @OptionGroup var homeOptions: HomeOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -30,12 +39,17 @@ struct SearchCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let store = try Store.open(at: homeOptions.databaseURL)
-            let found = try searchConcept(concept, modelName: modelOptions.model, collection: collection, top: top, store: store)
+            let found = try searchConcept(concept, modelName: modelOptions.model, collection: collection, top: top,
+                                          includeExamples: includeExamples, store: store)
+            for warning in found.warnings ?? [] { printError("warning: \(warning)") }
             if output.json { return try printJSON(found) }
-            if found.results.isEmpty { print("no stored images to search"); return }
-            print("concept '\(found.concept)' (\(found.model)), top \(found.results.count)\(collection.map { " of collection '\($0)'" } ?? ""):")
+            if found.results.isEmpty { print("no stored images to search\(found.excludedExamples > 0 ? " but the concept's examples" : "")"); return }
+            let left = found.excludedExamples > 0 ? " (\(found.excludedExamples) examples left out; --include-examples keeps them)" : ""
+            print("concept '\(found.concept)' (\(found.model)), top \(found.results.count)\(collection.map { " of collection '\($0)'" } ?? "")\(left):")
+            print("rank       score  percentile  image")
             for hit in found.results {
-                print(String(format: "%4d  %10.4f  ", hit.rank, hit.score) + hit.image)
+                let pct = hit.percentile.map { String(format: "%10.1f", $0) } ?? "         -"
+                print(String(format: "%4d  %10.4f  ", hit.rank, hit.score) + pct + "  " + hit.image + (hit.example ? "  [example]" : ""))
             }
         }
     }

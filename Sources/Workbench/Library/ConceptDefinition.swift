@@ -20,13 +20,36 @@ public struct ConceptDefinition: Codable, Sendable, Equatable {
     public var base: String
     /// The concept file this came from, if any.
     public var file: String?
+    /// Background images most like the examples to leave out before fitting (0: none): a collection may hold
+    /// unlabelled images of the concept, which would otherwise be fitted as negatives. Ranked by the cosine
+    /// of centred embeddings, (e - mu).(c - mu) / (|e - mu| |c - mu|), c the examples' mean, mu the background's.
+    public var excludeSimilar: Int
 
     public init(name: String, description: String = "", kind: Target.Kind = .mean, examples: [String],
                 negatives: [String] = [], background: String? = nil, randomConcepts: Int = 50,
-                base: String = FileManager.default.currentDirectoryPath, file: String? = nil) {
+                base: String = FileManager.default.currentDirectoryPath, file: String? = nil, excludeSimilar: Int = 0) {
         self.name = name; self.description = description; self.kind = kind; self.examples = examples
         self.negatives = negatives; self.background = background; self.randomConcepts = randomConcepts
-        self.base = base; self.file = file
+        self.base = base; self.file = file; self.excludeSimilar = excludeSimilar
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, kind, examples, negatives, background, randomConcepts, base, file, excludeSimilar
+    }
+
+    /// Definitions stored before a key existed decode with its default.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
+        kind = try c.decode(Target.Kind.self, forKey: .kind)
+        examples = try c.decode([String].self, forKey: .examples)
+        negatives = try c.decodeIfPresent([String].self, forKey: .negatives) ?? []
+        background = try c.decodeIfPresent(String.self, forKey: .background)
+        randomConcepts = try c.decodeIfPresent(Int.self, forKey: .randomConcepts) ?? 50
+        base = try c.decodeIfPresent(String.self, forKey: .base) ?? ""
+        file = try c.decodeIfPresent(String.self, forKey: .file)
+        excludeSimilar = try c.decodeIfPresent(Int.self, forKey: .excludeSimilar) ?? 0
     }
 
     /// Kinds whose target is defined against a background set.
@@ -53,6 +76,13 @@ public struct ConceptSummary: Codable, Sendable, Equatable {
     public var status: String?
     /// Example files that could not be used.
     public var errors: [FileFailure]?
+    /// The examples' file names, in the order of `quality.leaveOneOutRanks`.
+    public var exampleNames: [String]?
+    /// What the quality figures say, in one line (nil without figures).
+    public var verdict: ConceptVerdict?
+    /// What the user should know about how the concept was fitted (near-duplicates left out, a background
+    /// that may hold unlabelled examples, ...).
+    public var warnings: [String]?
 
     /// 0 when everything was used, 3 when some example files failed.
     public var exitCode: Int32 { (errors ?? []).isEmpty ? 0 : 3 }
@@ -66,11 +96,20 @@ public struct ConceptSummary: Codable, Sendable, Equatable {
 /// stored with its examples and provenance in one transaction.
 /// - Parameter onlyIfChanged: skip the work when the stored concept's fingerprint (definition and
 ///   example contents) is unchanged (what `concept sync` does).
-/// - Throws: `WorkbenchError.usage` for a kind that needs a background when none is given;
+/// - Parameter replace: redefine a concept of this name and model that already exists; without it that is
+///   a usage error, checked before any work (sync replaces: its files are the concepts' source).
+///
+/// The background is guarded: background images that are near-duplicates of examples (cosine >= 0.95)
+/// are left out, `excludeSimilar` more are left out by similarity to the examples, and a collection
+/// background that ranks images above the weakest example gets a warning (they may be unlabelled examples).
+/// A `contrast` concept is "examples and not negatives": c_A - c_B with B the negatives alone when given
+/// (a background collection then only serves to measure it); without negatives B is the background.
+/// - Throws: `WorkbenchError.usage` for a kind that needs a background when none is given, or an existing
+///   concept without `replace`;
 ///   `WorkbenchError.failed` when no example can be read or embedded, when the background collection has
 ///   no embeddings for this model, or when the builder refuses the data; `StoreError` on database failures.
 public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedder, store: Store,
-                          onlyIfChanged: Bool = false, batchSize: Int = 8,
+                          onlyIfChanged: Bool = false, replace: Bool = false, batchSize: Int = 8,
                           progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptSummary {
     let name = definition.name
     guard !name.isEmpty, !name.contains(where: { $0.isNewline }) else {
@@ -84,6 +123,13 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
     }
     guard !definition.examples.isEmpty else {
         throw WorkbenchError.usage("concept '\(name)': give example images with --examples DIR")
+    }
+    guard definition.excludeSimilar >= 0 else {
+        throw WorkbenchError.usage("concept '\(name)': --exclude-similar \(definition.excludeSimilar): give 0 or more images")
+    }
+    if !replace && !onlyIfChanged, let model = try store.model(named: embedder.modelName),
+       let existing = try store.concept(named: name, modelID: model.id) {
+        throw WorkbenchError.usage("concept '\(name)' already exists for model \(model.name) (\(existing.kind), updated \(existing.updatedAt)); add --replace to redefine it, or choose another name")
     }
     let base = URL(fileURLWithPath: definition.base)
     let positiveFiles = try unique(definition.examples.flatMap { try ImageFiles.expand($0, relativeTo: base) })
@@ -119,6 +165,26 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
             backgroundVectors.append(Array(matrix.values[(row * matrix.width)..<((row + 1) * matrix.width)]))
         }
     }
+    let examples = positiveSHAs.map { positives.embeddings[$0]! }
+    // Guard the collection part of the background (the user's negatives are trusted as given).
+    var warnings: [String] = []
+    if !backgroundSHAs.isEmpty {
+        let guardResult = BackgroundGuard.screen(examples: examples, background: Array(backgroundVectors[negativeSHAs.count...]),
+                                                 excludeSimilar: definition.excludeSimilar)
+        let kept = Set(guardResult.kept)
+        backgroundSHAs = backgroundSHAs.indices.filter { kept.contains($0) }.map { backgroundSHAs[$0] }
+        backgroundVectors = Array(backgroundVectors[..<negativeSHAs.count])
+            + guardResult.kept.map { backgroundVectors[negativeSHAs.count + $0] }
+        if guardResult.nearDuplicates > 0 {
+            warnings.append("\(guardResult.nearDuplicates) background image\(guardResult.nearDuplicates == 1 ? " is a near-duplicate" : "s are near-duplicates") of examples (cosine >= \(BackgroundGuard.nearDuplicateCosine)) and \(guardResult.nearDuplicates == 1 ? "was" : "were") left out")
+        }
+        if guardResult.excluded > 0 {
+            warnings.append("left the \(guardResult.excluded) background images most similar to the examples out of the background (--exclude-similar \(definition.excludeSimilar))")
+        } else if guardResult.aboveWeakestExample > 0, definition.kind != .mean, definition.kind != .cosine {
+            let k = guardResult.aboveWeakestExample
+            warnings.append("\(k) image\(k == 1 ? "" : "s") of collection '\(definition.background ?? "")' look\(k == 1 ? "s" : "") more like the concept than your weakest example; if \(k == 1 ? "it shows" : "they show") the concept, \(k == 1 ? "it is" : "they are") being fitted as \(k == 1 ? "a negative" : "negatives") and searches of that collection will rank \(k == 1 ? "it" : "them") low: redefine with --exclude-similar \(k), or use a background without the concept")
+        }
+    }
     let fingerprint = conceptFingerprint(definition, model: model, preprocessing: preprocessing,
                                          positives: positiveSHAs, negatives: negativeSHAs, background: backgroundSHAs)
     let backgroundLabel = [definition.background.map { "collection:\($0)" }, negativeSHAs.isEmpty ? nil : "negatives"]
@@ -131,11 +197,16 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
         return summary
     }
 
-    let examples = positiveSHAs.map { positives.embeddings[$0]! }
+    // "A and not B": B is the negatives when given; the background collection then only measures the concept.
+    let negativeVectors = negativeSHAs.map { negatives.embeddings[$0]! }
+    let contrastNegatives = definition.kind == .contrast && !negativeVectors.isEmpty ? negativeVectors : nil
+    if definition.kind == .contrast, contrastNegatives == nil {
+        warnings.append("contrast without --negatives subtracts the background's mean: it ranks exactly as --kind centred does; give --negatives DIR for \"examples and not negatives\"")
+    }
     let target: Target
     do {
         target = try ConceptBuilder.build(kind: definition.kind, name: name, examples: examples,
-                                          background: backgroundVectors.isEmpty ? nil : backgroundVectors)
+                                          background: contrastNegatives ?? (backgroundVectors.isEmpty ? nil : backgroundVectors))
     } catch let error as ConceptError {
         if case .needsBackground = error { throw WorkbenchError.usage(error.description) }
         throw WorkbenchError.failed(error.description)
@@ -143,7 +214,8 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
     progress?(LibraryProgress(phase: "evaluating", done: 0, total: 1))
     let quality = ConceptQuality.evaluate(kind: definition.kind, examples: examples,
                                           background: backgroundVectors.isEmpty ? nil : backgroundVectors,
-                                          randomConcepts: max(0, definition.randomConcepts), seed: 0)
+                                          randomConcepts: max(0, definition.randomConcepts), seed: 0,
+                                          contrastNegatives: contrastNegatives)
     let record = ConceptRecord(name: name, modelID: model.id, kind: target.kind.rawValue, description: definition.description,
                                direction: target.direction, bias: target.bias, preprocessingID: preprocessing,
                                background: backgroundLabel.isEmpty ? "none" : backgroundLabel,
@@ -155,6 +227,7 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
     var summary = try summarize(saved, model: model, store: store)
     summary.status = "defined"
     summary.errors = failures
+    summary.warnings = warnings.isEmpty ? nil : warnings
     return summary
 }
 
@@ -166,7 +239,7 @@ func conceptFingerprint(_ definition: ConceptDefinition, model: ModelRecord, pre
         String(definition.randomConcepts), definition.background ?? "",
         positives.sorted().joined(separator: ","), negatives.sorted().joined(separator: ","),
         background.sorted().joined(separator: ","),
-    ]
+    ] + (definition.excludeSimilar > 0 ? ["exclude-similar \(definition.excludeSimilar)"] : [])
     return ImageFiles.sha256(Data(parts.joined(separator: "\n").utf8))
 }
 
@@ -174,12 +247,19 @@ func conceptFingerprint(_ definition: ConceptDefinition, model: ModelRecord, pre
 func summarize(_ record: ConceptRecord, model: ModelRecord, store: Store) throws -> ConceptSummary {
     let examples = try store.conceptExamples(conceptID: record.id)
     func count(_ role: ExampleRole) -> Int { examples.filter { $0.example.role == role }.count }
-    return ConceptSummary(name: record.name, model: model.name, modelSHA256: model.weightsSHA256, kind: record.kind,
+    let quality = try? JSONDecoder().decode(ConceptQuality.self, from: Data(record.quality.utf8))
+    // Positives come first, in the order they were given: the order of the quality figures.
+    let names = examples.filter { $0.example.role == .positive }
+        .map { $0.path.map { URL(fileURLWithPath: $0).lastPathComponent } ?? String($0.example.sha256.prefix(12)) }
+    var summary = ConceptSummary(name: record.name, model: model.name, modelSHA256: model.weightsSHA256, kind: record.kind,
                           description: record.description, preprocessing: record.preprocessingID,
                           background: record.background, examples: count(.positive), negatives: count(.negative),
                           backgroundImages: count(.background) + count(.negative),
-                          quality: try? JSONDecoder().decode(ConceptQuality.self, from: Data(record.quality.utf8)),
+                          quality: quality,
                           createdAt: record.createdAt, updatedAt: record.updatedAt, status: nil, errors: nil)
+    summary.exampleNames = names
+    summary.verdict = quality?.verdict(exampleNames: names)
+    return summary
 }
 
 func jsonString<T: Encodable>(_ value: T) throws -> String {

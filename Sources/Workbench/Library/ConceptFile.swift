@@ -13,6 +13,7 @@ import Store
 ///     negatives: photos/not-fruit      # same forms; optional, repeatable
 ///     background: holiday              # a stored collection; optional
 ///     random-concepts: 50              # R of the significance test
+///     exclude-similar: 20              # background images most like the examples to leave out
 ///
 /// Relative paths are relative to the file's folder; globs may use braces:
 /// `/usr/share/doc/opencv-doc/examples/data/{apple,orange}.jpg`; `${NAME}` in a path is the environment
@@ -20,7 +21,7 @@ import Store
 public enum ConceptFile {
     /// The extension of concept files.
     public static let fileExtension = "concept"
-    static let keys = ["name", "description", "kind", "examples", "negatives", "background", "random-concepts"]
+    static let keys = ["name", "description", "kind", "examples", "negatives", "background", "random-concepts", "exclude-similar"]
 
     /// Parses the text of a concept file found at `url`.
     /// - Throws: `WorkbenchError.failed` naming the file and line for an unknown key, a bad value, an unset
@@ -65,13 +66,20 @@ public enum ConceptFile {
             }
             random = parsed
         }
+        var excludeSimilar = 0
+        if let text = values["exclude-similar"]?.first {
+            guard let parsed = Int(text), parsed >= 0 else {
+                throw WorkbenchError.failed("\(url.path): exclude-similar '\(text)' is not a whole number >= 0")
+            }
+            excludeSimilar = parsed
+        }
         guard let examples = values["examples"], !examples.isEmpty else {
             throw WorkbenchError.failed("\(url.path): no 'examples:' line; name at least one folder, file or glob of example images")
         }
         return ConceptDefinition(name: name, description: values["description"]?.first ?? "", kind: kind,
                                  examples: examples, negatives: values["negatives"] ?? [],
                                  background: values["background"]?.first, randomConcepts: random,
-                                 base: url.deletingLastPathComponent().path, file: url.path)
+                                 base: url.deletingLastPathComponent().path, file: url.path, excludeSimilar: excludeSimilar)
     }
 
     /// Replaces each `${NAME}` with the environment's value.

@@ -8,6 +8,16 @@ public struct SearchHit: Codable, Sendable, Equatable {
     public var image: String
     public var sha256: String
     public var score: Float
+    /// The score's percentile among the searched images (100: above all of them).
+    public var percentile: Double?
+    /// True when the image is one of the concept's examples: its rank says nothing about the concept's
+    /// quality (examples are left out unless asked for).
+    public var example: Bool = false
+
+    public init(rank: Int, image: String, sha256: String, score: Float, percentile: Double? = nil, example: Bool = false) {
+        self.rank = rank; self.image = image; self.sha256 = sha256; self.score = score
+        self.percentile = percentile; self.example = example
+    }
 }
 
 /// The `search` document of INTERFACE.md.
@@ -15,6 +25,15 @@ public struct SearchOutput: Codable, Sendable, Equatable {
     public var model: String
     public var concept: String
     public var results: [SearchHit]
+    /// How many of the concept's examples were among the searched images and left out of the ranking.
+    public var excludedExamples: Int = 0
+    /// What the user should know about these ranks (a concept fitted against the searched collection, ...).
+    public var warnings: [String]?
+
+    public init(model: String, concept: String, results: [SearchHit], excludedExamples: Int = 0, warnings: [String]? = nil) {
+        self.model = model; self.concept = concept; self.results = results
+        self.excludedExamples = excludedExamples; self.warnings = warnings
+    }
 }
 
 /// Stored embeddings held in memory for repeated searches: loading is the slow part (one pass over
@@ -46,16 +65,28 @@ public final class SearchIndex: @unchecked Sendable {
     }
 
     /// The `top` best-scoring images for `target`, best first; ties keep the stored order.
+    /// - Parameters:
+    ///   - excluding: image ids left out of the ranking (a concept's examples).
+    ///   - marking: image ids marked `example` in the hits.
     /// - Throws: `WorkbenchError.failed` when the target's width is not the embeddings'; `StoreError`.
-    public func search(_ target: Target, top: Int) throws -> [SearchHit] {
-        let scores = try self.scores(target)
-        let best = topK(scores, top)
+    public func search(_ target: Target, top: Int, excluding: Set<Int64> = [], marking: Set<Int64> = []) throws -> [SearchHit] {
+        var scores = try self.scores(target)
+        let reference = ScoreReference(scores: scores, label: "searched images")
+        if !excluding.isEmpty {
+            for i in scores.indices where excluding.contains(matrix.imageIDs[i]) { scores[i] = .nan }
+        }
+        let best = topK(scores, top).filter { !scores[$0].isNaN || excluding.isEmpty }
         let labels = try store.labels(of: best.map { matrix.imageIDs[$0] }, collection: collection)
         return best.enumerated().map { rank, index in
             let label = labels[matrix.imageIDs[index]]
-            return SearchHit(rank: rank + 1, image: label?.path ?? "", sha256: label?.sha256 ?? "", score: scores[index])
+            return SearchHit(rank: rank + 1, image: label?.path ?? "", sha256: label?.sha256 ?? "", score: scores[index],
+                             percentile: reference.percentile(of: scores[index]),
+                             example: marking.contains(matrix.imageIDs[index]))
         }
     }
+
+    /// How many of `ids` are among the searched rows.
+    public func count(of ids: Set<Int64>) -> Int { matrix.imageIDs.filter { ids.contains($0) }.count }
 }
 
 /// Indices of the `k` largest scores, largest first, ties by lower index (NaN scores rank last).
@@ -97,8 +128,12 @@ func topK(_ scores: [Float], _ k: Int) -> [Int] {
 /// model and preprocessing (of `collection` when given, else every stored image).
 /// - Parameter modelName: the model whose concept to use; needed only when several models define `concept`.
 /// - Throws: as `resolveConcept`; `WorkbenchError.failed` when nothing is stored to search; `StoreError`.
+///
+/// The concept's own examples are left out of the ranking (they would rank at the top and say nothing
+/// about the concept) unless `includeExamples`, and then they are marked. A warning says when the
+/// concept was fitted against the searched collection: its unlabelled positives were fitted as negatives.
 public func searchConcept(_ concept: String, modelName: String? = nil, collection: String? = nil, top: Int = 10,
-                          store: Store) throws -> SearchOutput {
+                          includeExamples: Bool = false, store: Store) throws -> SearchOutput {
     guard top > 0 else { throw WorkbenchError.usage("--top \(top): give a positive number of results") }
     let (record, model) = try resolveConcept(concept, modelName: modelName, store: store)
     let index = try SearchIndex(store: store, modelID: model.id, preprocessingID: record.preprocessingID, collection: collection)
@@ -107,7 +142,28 @@ public func searchConcept(_ concept: String, modelName: String? = nil, collectio
         let other = counts.map { "\($0.count) for \($0.model) at \($0.preprocessing)" }.joined(separator: ", ")
         throw WorkbenchError.failed("collection '\(collection)' has no embeddings for model \(model.name) at \(record.preprocessingID) (the concept's)\(other.isEmpty ? "" : "; it has \(other)"); index it with `cdam index DIR --collection \(collection) --model \(model.name)`")
     }
-    return SearchOutput(model: model.name, concept: record.name, results: try index.search(try target(of: record), top: top))
+    let examples = try exampleImageIDs(of: record, store: store)
+    let results = try index.search(try target(of: record), top: top, excluding: includeExamples ? [] : examples, marking: examples)
+    return SearchOutput(model: model.name, concept: record.name, results: results,
+                        excludedExamples: includeExamples ? 0 : index.count(of: examples),
+                        warnings: backgroundWarnings(record, searched: collection))
+}
+
+/// The ids of a stored concept's positive examples.
+func exampleImageIDs(of record: ConceptRecord, store: Store) throws -> Set<Int64> {
+    let shas = try store.conceptExamples(conceptID: record.id).filter { $0.example.role == .positive }.map(\.example.sha256)
+    return Set(try store.imageIDs(sha256s: shas).values)
+}
+
+/// Warnings for ranking `searched` (nil: every stored image) with a concept fitted against a collection.
+func backgroundWarnings(_ record: ConceptRecord, searched: String?) -> [String]? {
+    let kind = Target.Kind(rawValue: record.kind)
+    guard kind != .mean, kind != .cosine else { return nil }
+    let fitted = record.background.split(separator: "+").compactMap { part -> String? in
+        part.hasPrefix("collection:") ? String(part.dropFirst("collection:".count)) : nil
+    }
+    guard let background = fitted.first, searched == nil || searched == background else { return nil }
+    return ["concept '\(record.name)' was fitted against collection '\(background)', which is \(searched == nil ? "part of what you search" : "the collection you search"): its images of the concept that are not examples were fitted as negatives and rank too low. Redefine it with --exclude-similar K or a background without the concept, and measure with `cdam concept evaluate \(record.name) --positives DIR`"]
 }
 
 /// Timings of `benchmarkSearch` (seconds).
