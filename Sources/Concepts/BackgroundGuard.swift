@@ -10,7 +10,9 @@
 /// images most like the examples.
 public enum BackgroundGuard {
     /// Cosine of centred embeddings at or above which a background image counts as a near-duplicate of
-    /// an example (a resized or re-encoded copy scores about 0.99; two photos of one class rarely pass 0.9).
+    /// an example. Measured on the default model: copies of 10 ImageNet photos resized to 80% and saved as
+    /// JPEG at quality 70 scored 0.967-0.9997 against their originals; among 500 distinct ImageNet photos
+    /// (one per class) no pair scored above 0.917.
     public static let nearDuplicateCosine: Float = 0.95
 
     public struct Result: Sendable, Equatable {

@@ -39,7 +39,9 @@ extension Store {
                     """, arguments: StatementArguments(values + [concept.name, concept.modelID, now]))
                 conceptID = db.lastInsertedRowID
             }
-            for example in Set(examples) {
+            // In the order given (the order of the concept's quality figures), each once.
+            var seen = Set<ConceptExample>()
+            for example in examples where seen.insert(example).inserted {
                 guard let imageID = try Int64.fetchOne(db, sql: "SELECT id FROM images WHERE sha256 = ?", arguments: [example.sha256]) else {
                     throw StoreError.unknownImage(path: path, sha256: example.sha256)
                 }

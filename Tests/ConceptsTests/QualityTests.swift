@@ -132,3 +132,76 @@ private func dataset(seed: UInt64, d: Int = 16, n: Int = 8, m: Int = 80, separab
         #expect(q.pValue != nil)
     }
 }
+
+/// The verdict, percentiles and background guard (issue 12).
+@Suite struct VerdictTests {
+    @Test func verdictLevels() {
+        var q = ConceptQuality(exampleCount: 4, coherence: 0.8, leaveOneOutRanks: [1, 1, 2, 1], backgroundCount: 100, auc: 0.99,
+                               pValue: 1.0 / 51, randomAUCMean: 0.6, randomAUCStd: 0.1, randomConcepts: 50)
+        #expect(q.pAtFloor)
+        #expect(q.pDescription?.contains("the floor for 50 random concepts") == true)
+        #expect(q.verdict(exampleNames: ["a", "b", "c", "d"]).level == .usable)
+        q.leaveOneOutRanks = [1, 40, 2, 1]
+        let inconsistent = q.verdict(exampleNames: ["a.jpg", "b.jpg", "c.jpg", "d.jpg"])
+        #expect(inconsistent.level == .inconsistent && inconsistent.outliers == ["b.jpg"])
+        #expect(inconsistent.text.contains("b.jpg"))
+        q.pValue = 0.31
+        let weak = q.verdict()
+        #expect(weak.level == .weak && weak.text.hasPrefix("weak: not distinguishable from random concepts"))
+        #expect(weak.outliers == ["example 2"])
+        #expect(!q.pAtFloor)
+        q.pValue = nil; q.randomConcepts = nil
+        #expect(q.verdict().level == .untested)
+        #expect(ConceptQuality(exampleCount: 2, notes: ["fewer than 3 examples"]).verdict().level == .unjudged)
+    }
+
+    @Test func percentiles() {
+        let r = ScoreReference(scores: [1, 2, 3, 4, .nan], label: "x")
+        #expect(r.sorted == [1, 2, 3, 4])
+        #expect(r.percentile(of: 0) == 0)
+        #expect(r.percentile(of: 5) == 100)
+        #expect(r.percentile(of: 2.5) == 50)
+        #expect(r.percentile(of: 2) == 37.5)   // one below, one tie
+        #expect(r.percentile(of: .nan) == nil)
+        #expect(ScoreReference(scores: [], label: "").percentile(of: 1) == nil)
+    }
+
+    @Test func backgroundGuardDropsNearDuplicatesAndTheMostSimilar() {
+        let d = 32
+        func v(_ seed: Int, _ base: [Float]? = nil, noise: Float = 1) -> [Float] {
+            var s = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 | 1
+            return (0..<d).map { j in
+                s = s &* 6364136223846793005 &+ 1442695040888963407
+                return (base?[j] ?? 0) + noise * (Float(Int64(bitPattern: s >> 11) % 2000) / 1000 - 1)
+            }
+        }
+        let concept = v(1)
+        let examples = (0..<5).map { v(10 + $0, concept, noise: 0.3) }
+        var background = (0..<30).map { v(100 + $0) }
+        background.append(examples[0].map { $0 + 0.001 })             // a near-duplicate of an example
+        background += (0..<3).map { v(200 + $0, concept, noise: 0.3) } // unlabelled examples
+        let plain = BackgroundGuard.screen(examples: examples, background: background, excludeSimilar: 0)
+        #expect(plain.nearDuplicates >= 1 && !plain.kept.contains(30))
+        #expect(plain.kept.count == background.count - plain.nearDuplicates)
+        #expect(plain.aboveWeakestExample >= 1)
+        let guarded = BackgroundGuard.screen(examples: examples, background: background, excludeSimilar: 3)
+        #expect(guarded.excluded == 3 && guarded.kept.count == plain.kept.count - 3)
+        #expect(Set(guarded.kept).isDisjoint(with: [30, 31, 32, 33]))
+        // Nothing to screen against: everything kept.
+        #expect(BackgroundGuard.screen(examples: [], background: background, excludeSimilar: 3).kept.count == background.count)
+    }
+
+    @Test func contrastQualityUsesItsNegatives() {
+        // Examples near +e0, negatives B near -e1, background spread: contrast and centred differ.
+        let d = 6
+        func unitish(_ i: Int, _ s: Float) -> [Float] { (0..<d).map { $0 == i ? s : Float(($0 * 7 + Int(s * 10)) % 5) * 0.01 } }
+        let examples = (0..<4).map { k in unitish(0, 1 + Float(k) * 0.1) }
+        let negatives = (0..<4).map { k in unitish(1, -1 - Float(k) * 0.1) }
+        let background = negatives + (0..<12).map { k in unitish(k % d, Float(k % 3) - 1) }
+        let contrast = ConceptQuality.evaluate(kind: .contrast, examples: examples, background: background, randomConcepts: 5,
+                                               contrastNegatives: negatives)
+        let centred = ConceptQuality.evaluate(kind: .contrast, examples: examples, background: background, randomConcepts: 5)
+        #expect(contrast.auc != nil && centred.auc != nil)
+        #expect(contrast.leaveOneOutRanks != centred.leaveOneOutRanks || contrast.randomAUCMean != centred.randomAUCMean)
+    }
+}

@@ -29,7 +29,7 @@ import Testing
         #expect(try showCollection("a", store: store).collection.imageCount == 2)
         #expect(try showConcept("z", store: store).summary.examples == 2)
         // The concept still searches: its example's embedding was kept.
-        #expect(try searchConcept("z", top: 10, store: store).results.count == 6)
+        #expect(try searchConcept("z", top: 10, includeExamples: true, store: store).results.count == 6)
 
         #expect(try removeCollection("b", store: store).imageCount == 2)
         #expect(throws: WorkbenchError.self) { try removeCollection("b", store: store) }

@@ -128,7 +128,7 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
         throw WorkbenchError.usage("concept '\(name)': --exclude-similar \(definition.excludeSimilar): give 0 or more images")
     }
     if !replace && !onlyIfChanged, let model = try store.model(named: embedder.modelName),
-       let existing = try store.concept(named: name, modelID: model.id) {
+       let existing = try store.concepts(modelID: model.id).first(where: { $0.name == name }) {
         throw WorkbenchError.usage("concept '\(name)' already exists for model \(model.name) (\(existing.kind), updated \(existing.updatedAt)); add --replace to redefine it, or choose another name")
     }
     let base = URL(fileURLWithPath: definition.base)
