@@ -77,8 +77,7 @@ public enum ExampleConcepts {
         }
         guard try store.collection(named: source) != nil else {
             let names = try store.collections().map(\.name)
-            let hint = closestName(to: source, among: names).map { "; did you mean '\($0)'?" } ?? ""
-            throw WorkbenchError.failed("--background \(source): no such file or folder, and no collection of that name\(hint) (see `cdam collection list`)")
+            throw WorkbenchError.failed("--background \(source): no such file or folder, and no collection of that name\(didYouMean(source, among: names)) (see `cdam collection list`)")
         }
         guard let model = try store.model(named: embedder.modelName) else {
             throw WorkbenchError.failed("collection '\(source)' has no embeddings for model \(embedder.modelName); run `cdam index DIR --collection \(source)`")
@@ -115,26 +114,4 @@ public enum ExampleConcepts {
         guard !out.isEmpty else { throw WorkbenchError.failed("\(path): no usable example images") }
         return out
     }
-}
-
-/// The name among `names` nearest to `name` by edit distance, when it is close enough to be a typo
-/// (at most a third of its length, and at most 3 edits).
-public func closestName(to name: String, among names: [String]) -> String? {
-    func distance(_ a: [Character], _ b: [Character]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count), current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
-    }
-    let target = Array(name.lowercased())
-    let scored = names.map { ($0, distance(target, Array($0.lowercased()))) }.filter { $0.0 != name }
-    guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
-    return best.1 <= min(3, max(1, name.count / 3)) ? best.0 : nil
 }

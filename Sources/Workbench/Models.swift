@@ -62,7 +62,8 @@ public struct ModelRegistry {
         guard fm.fileExists(atPath: dir.appendingPathComponent("config.json").path),
               fm.fileExists(atPath: dir.appendingPathComponent("model.safetensors").path) else {
             let hint = name == ModelFetch.modelName ? "run `cdam model fetch`" : "run `cdam model import DIR --name \(name)` or `cdam model list`"
-            throw WorkbenchError.failed("\(dir.path): model '\(name)' is not installed; \(hint)")
+            let installed = ((try? fm.contentsOfDirectory(atPath: home.models.path)) ?? []).filter { !$0.hasPrefix(".") }
+            throw WorkbenchError.failed("\(dir.path): model '\(name)' is not installed\(didYouMean(name, among: installed)); \(hint)")
         }
         return dir
     }

@@ -103,6 +103,7 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
     let resolved = try request.concepts.map { try resolveConcept($0, modelName: embedder.modelName, store: store) }
     let targets = try resolved.map { try target(of: $0.concept) }
     guard let modelRecord = resolved.first?.model else { throw WorkbenchError.failed("no concept") }
+    if let collection = request.collection { _ = try requireCollection(collection, store: store) }
     let index = try SearchIndex(store: store, modelID: modelRecord.id, preprocessingID: embedder.preprocessingID,
                                 collection: request.collection)
     guard index.matrix.count > 0 else {

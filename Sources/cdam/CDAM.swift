@@ -1,4 +1,5 @@
 import ArgumentParser
+import Workbench
 import Foundation
 
 /// The `cdam` command: class-discriminative attention maps and concept probing for ViTs.
@@ -18,6 +19,7 @@ struct CDAM: AsyncParsableCommand {
 
         Home: $CDAM_HOME or --home (default ~/.local/share/cdam) holds models/ and cdam.sqlite. Exit codes: 0 done, 1 failed, 2 usage error, 3 some inputs failed.
         """,
+        version: cdamVersion,
         subcommands: [
             ModelCommand.self, EmbedCommand.self, QueryCommand.self, ConceptCommand.self,
             IndexCommand.self, CollectionCommand.self, SearchCommand.self, ReportCommand.self,
@@ -27,6 +29,10 @@ struct CDAM: AsyncParsableCommand {
 
     /// Runs the command; usage errors exit with 2 as INTERFACE.md says (swift-argument-parser's default is 64).
     static func main() async {
+        if let hint = subcommandHint(Array(CommandLine.arguments.dropFirst())) {
+            printError("error: \(hint)")
+            Foundation.exit(2)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -42,4 +48,20 @@ struct CDAM: AsyncParsableCommand {
             exit(withError: error)
         }
     }
+}
+
+/// The version `cdam --version` prints.
+let cdamVersion = "0.4.0"
+
+/// "unknown subcommand 'qurey'; did you mean 'query'?" when the words before the first option do not
+/// name a subcommand but one is close; nil otherwise (argument-parser then reports what it finds).
+func subcommandHint(_ arguments: [String], command: ParsableCommand.Type = CDAM.self, path: [String] = ["cdam"]) -> String? {
+    let subcommands = command.configuration.subcommands
+    guard let word = arguments.first, !word.hasPrefix("-"), !subcommands.isEmpty else { return nil }
+    let names = subcommands.map { $0.configuration.commandName ?? $0._commandName }
+    if let index = names.firstIndex(of: word) {
+        return subcommandHint(Array(arguments.dropFirst()), command: subcommands[index], path: path + [word])
+    }
+    guard let close = closestName(to: word, among: names) else { return nil }
+    return "unknown subcommand '\(word)' of `\(path.joined(separator: " "))`; did you mean '\(close)'? (see `\(path.joined(separator: " ")) --help`)"
 }

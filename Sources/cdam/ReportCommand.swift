@@ -51,8 +51,15 @@ struct ReportCommand: AsyncParsableCommand {
             let request = ReportRequest(concepts: concepts, collection: collection, top: top, comparisonImages: compare,
                                         outDirectory: URL(fileURLWithPath: out), render: renderOptions,
                                         includeExamples: includeExamples)
+            if compare > 0 {
+                // Token ablation dominates a report: say what it costs before it runs.
+                let passes = compare * (224 / embedder.patchSize) * (224 / embedder.patchSize)
+                printError("note: the comparison maps of \(compare) image\(compare == 1 ? "" : "s") run \(passes) token-ablation passes, about \(ProgressLine.duration(Double(passes) / 20)) (--compare 0 skips them)")
+            }
+            let start = Date()
             let document = try buildReport(request, embedder: embedder, store: store) { message in
-                if stderrIsTerminal && !output.json { printError(message) }
+                // Each step on its own line, with the time so far: few lines, also in logs.
+                if !output.json || stderrIsTerminal { printError(String(format: "[%5.1f s] ", Date().timeIntervalSince(start)) + message) }
             }
             for note in document.notes { printError("warning: \(note)") }
             if output.json {

@@ -17,9 +17,7 @@ public func listCollections(store: Store) throws -> [CollectionSummary] {
 /// One collection: summary, embedding counts per model and preprocessing, and up to `limit` images.
 /// - Throws: `WorkbenchError.failed` for an unknown collection, `StoreError` on database failures.
 public func showCollection(_ name: String, limit: Int? = nil, store: Store) throws -> CollectionDetails {
-    guard let summary = try store.collection(named: name) else {
-        throw WorkbenchError.failed("collection '\(name)' does not exist (see `cdam collection list`)")
-    }
+    let summary = try requireCollection(name, store: store)
     return CollectionDetails(collection: summary, embeddings: try store.embeddingCounts(collection: name),
                              images: try store.collectionMembers(named: name, limit: limit))
 }
@@ -28,7 +26,8 @@ public func showCollection(_ name: String, limit: Int? = nil, store: Store) thro
 /// - Throws: `WorkbenchError.failed` for an unknown collection, `StoreError` on database failures.
 @discardableResult
 public func removeCollection(_ name: String, store: Store) throws -> CollectionSummary {
-    guard let summary = try store.collection(named: name), try store.removeCollection(named: name) else {
+    let summary = try requireCollection(name, store: store)
+    guard try store.removeCollection(named: name) else {
         throw WorkbenchError.failed("collection '\(name)' does not exist (see `cdam collection list`)")
     }
     return summary

@@ -30,17 +30,19 @@ public func resolveConcept(_ name: String, modelName: String?, store: Store) thr
                 throw StoreError.conceptFromOtherModel(path: store.path, concept: name, definedWith: otherModel.name,
                                                        definedSHA256: otherModel.weightsSHA256, requested: modelName)
             }
-            throw WorkbenchError.failed("concept '\(name)' is not defined for model \(modelName) (see `cdam concept list`)")
+            throw WorkbenchError.failed("concept '\(name)' is not defined for model \(modelName)\(didYouMean(name, among: try store.concepts(modelID: nil).map(\.name))) (see `cdam concept list`)")
         }
         guard let concept = try store.concept(named: name, modelID: model.id) else {
-            throw WorkbenchError.failed("concept '\(name)' is not defined (see `cdam concept list`, or define it with `cdam concept define \(name) --examples DIR`)")
+            let names = try store.concepts(modelID: model.id).map(\.name)
+            throw WorkbenchError.failed("concept '\(name)' is not defined\(didYouMean(name, among: names)) (see `cdam concept list`, or define it with `cdam concept define \(name) --examples DIR`)")
         }
         return (concept, model)
     }
     let matches = try store.concepts(modelID: nil).filter { $0.name == name }
     switch matches.count {
     case 0:
-        throw WorkbenchError.failed("concept '\(name)' is not defined (see `cdam concept list`, or define it with `cdam concept define \(name) --examples DIR`)")
+        let names = try store.concepts(modelID: nil).map(\.name)
+        throw WorkbenchError.failed("concept '\(name)' is not defined\(didYouMean(name, among: names)) (see `cdam concept list`, or define it with `cdam concept define \(name) --examples DIR`)")
     case 1:
         guard let model = try store.model(id: matches[0].modelID) else {
             throw WorkbenchError.failed("concept '\(name)': its model is missing from \(store.path)")

@@ -132,6 +132,23 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
         throw WorkbenchError.usage("concept '\(name)' already exists for model \(model.name) (\(existing.kind), updated \(existing.updatedAt)); add --replace to redefine it, or choose another name")
     }
     let base = URL(fileURLWithPath: definition.base)
+    // --background names a collection, or a folder (file, glob) of images that are not the concept.
+    var definition = definition
+    var backgroundNote: String? = nil
+    if let background = definition.background, try store.collection(named: background) == nil {
+        let path = background.hasPrefix("/") || background.hasPrefix("~") ? NSString(string: background).expandingTildeInPath
+            : base.appendingPathComponent(background).path
+        guard FileManager.default.fileExists(atPath: path) || background.contains(where: { "*?[{".contains($0) }) else {
+            _ = try requireCollection(background, store: store)
+            throw WorkbenchError.failed("collection '\(background)' does not exist")
+        }
+        guard definition.kind != .contrast else {
+            throw WorkbenchError.usage("concept '\(name)': --background \(background) is a folder; for a contrast give the images to contrast against with --negatives \(background)")
+        }
+        definition.negatives.append(background)
+        definition.background = nil
+        backgroundNote = "--background \(background) is a folder, not a collection: its images serve as negatives"
+    }
     let positiveFiles = try unique(definition.examples.flatMap { try ImageFiles.expand($0, relativeTo: base) })
     guard !positiveFiles.isEmpty else {
         throw WorkbenchError.failed("concept '\(name)': no image files in \(definition.examples.joined(separator: ", "))")
@@ -167,7 +184,7 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
     }
     let examples = positiveSHAs.map { positives.embeddings[$0]! }
     // Guard the collection part of the background (the user's negatives are trusted as given).
-    var warnings: [String] = []
+    var warnings: [String] = backgroundNote.map { [$0] } ?? []
     if !backgroundSHAs.isEmpty {
         let guardResult = BackgroundGuard.screen(examples: examples, background: Array(backgroundVectors[negativeSHAs.count...]),
                                                  excludeSimilar: definition.excludeSimilar)

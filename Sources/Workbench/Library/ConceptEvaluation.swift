@@ -70,6 +70,7 @@ public func evaluateConcept(_ name: String, modelName: String? = nil, collection
     var background: [(sha256: String, vector: [Float])] = []
     let described: String
     if let collection {
+        _ = try requireCollection(collection, store: store)
         let matrix = try store.embeddingMatrix(modelID: model.id, preprocessingID: record.preprocessingID, collection: collection)
         guard matrix.count > 0 else {
             throw WorkbenchError.failed("collection '\(collection)' has no embeddings for model \(model.name) at \(record.preprocessingID); index it with `cdam index DIR --collection \(collection)`")

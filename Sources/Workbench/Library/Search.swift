@@ -136,6 +136,7 @@ public func searchConcept(_ concept: String, modelName: String? = nil, collectio
                           includeExamples: Bool = false, store: Store) throws -> SearchOutput {
     guard top > 0 else { throw WorkbenchError.usage("--top \(top): give a positive number of results") }
     let (record, model) = try resolveConcept(concept, modelName: modelName, store: store)
+    if let collection { _ = try requireCollection(collection, store: store) }
     let index = try SearchIndex(store: store, modelID: model.id, preprocessingID: record.preprocessingID, collection: collection)
     if index.matrix.count == 0, let collection {
         let counts = try store.embeddingCounts(collection: collection)
