@@ -8,6 +8,11 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the numeric core on the installed model (speed, peak memory).",
         discussion: """
         Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
+
+        Examples:
+          cdam bench cdam
+          cdam bench efficiency --json
+          cdam bench index --images photos/
         """)
 
     @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | imaging | index | search")

@@ -11,7 +11,7 @@ struct CollectionCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Remove.self, Prune.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every collection with its image count.")
+        static let configuration = CommandConfiguration(abstract: "Every collection with its image count.", discussion: "Examples:\n  cdam collection list\n  cdam collection list --json")
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var output: OutputOptions
 
@@ -26,7 +26,7 @@ struct CollectionCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A collection's embeddings per model and its images.")
+        static let configuration = CommandConfiguration(abstract: "A collection's embeddings per model and its images.", discussion: "Examples:\n  cdam collection show holiday\n  cdam collection show holiday --limit 100 --json")
         @Argument(help: ArgumentHelp("The collection.", valueName: "name")) var name: String
         @Option(name: .long, help: ArgumentHelp("Show at most this many images.", valueName: "n")) var limit = 20
         @OptionGroup var homeOptions: HomeOptions
@@ -47,7 +47,7 @@ struct CollectionCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Forget a collection (its images stay until `prune`).")
+        static let configuration = CommandConfiguration(abstract: "Forget a collection (its images stay until `prune`).", discussion: "Examples:\n  cdam collection remove holiday && cdam collection prune")
         @Argument(help: ArgumentHelp("The collection.", valueName: "name")) var name: String
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var output: OutputOptions
@@ -63,7 +63,8 @@ struct CollectionCommand: AsyncParsableCommand {
 
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Forget files that no longer exist and images nothing uses; keep embeddings that concepts use.")
+            abstract: "Forget files that no longer exist and images nothing uses; keep embeddings that concepts use.",
+            discussion: "Examples:\n  cdam collection prune\n  cdam collection prune --json")
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var output: OutputOptions
 

@@ -80,7 +80,7 @@ struct ConceptCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every stored concept (of --model only, when given).")
+        static let configuration = CommandConfiguration(abstract: "Every stored concept (of --model only, when given).", discussion: "Examples:\n  cdam concept list\n  cdam concept list --json")
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var modelOptions: ModelOptions
         @OptionGroup var output: OutputOptions
@@ -99,7 +99,7 @@ struct ConceptCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A stored concept: definition, quality and examples.")
+        static let configuration = CommandConfiguration(abstract: "A stored concept: definition, quality and examples.", discussion: "Examples:\n  cdam concept show dog\n  cdam concept show dog --json")
         @Argument(help: ArgumentHelp("The concept.", valueName: "name")) var name: String
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var modelOptions: ModelOptions
@@ -119,7 +119,7 @@ struct ConceptCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a stored concept.")
+        static let configuration = CommandConfiguration(abstract: "Remove a stored concept.", discussion: "Examples:\n  cdam concept remove dog")
         @Argument(help: ArgumentHelp("The concept.", valueName: "name")) var name: String
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var modelOptions: ModelOptions
@@ -136,7 +136,8 @@ struct ConceptCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a concept as a self-describing JSON file (model sha256, kind, direction, quality, provenance).")
+            abstract: "Write a concept as a self-describing JSON file (model sha256, kind, direction, quality, provenance).",
+            discussion: "Examples:\n  cdam concept export dog --out dog.concept.json\n  cdam concept export dog > dog.json")
         @Argument(help: ArgumentHelp("The concept.", valueName: "name")) var name: String
         @Option(name: .long, help: ArgumentHelp("The file to write (default: stdout).", valueName: "file")) var out: String?
         @OptionGroup var homeOptions: HomeOptions
@@ -155,9 +156,11 @@ struct ConceptCommand: AsyncParsableCommand {
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import a concept file written by `concept export`; refuses one made with another model.")
+            abstract: "Import a concept file written by `concept export`; refuses one made with another model.",
+            discussion: "Examples:\n  cdam concept import dog.concept.json\n  cdam concept import dog.concept.json --name dog-v2\n  cdam concept import dog.concept.json --replace")
         @Argument(help: ArgumentHelp("The concept file.", valueName: "file")) var file: String
         @Option(name: .long, help: ArgumentHelp("Store it under another name.", valueName: "name")) var name: String?
+        @Flag(name: .long, help: "Overwrite a concept of the same name and model.") var replace = false
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var modelOptions: ModelOptions
         @OptionGroup var preprocess: PreprocessOptions
@@ -169,7 +172,7 @@ struct ConceptCommand: AsyncParsableCommand {
                 let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let model = ModelInfo(name: embedder.modelName, weightsSHA256: embedder.modelSHA256, width: embedder.width,
                                       patchSize: embedder.patchSize, preprocessing: embedder.preprocessingDescription)
-                let summary = try importConcept(from: URL(fileURLWithPath: file), model: model, rename: name, store: store)
+                let summary = try importConcept(from: URL(fileURLWithPath: file), model: model, rename: name, replace: replace, store: store)
                 if output.json { return try printJSON(summary) }
                 printSummary(summary)
             }

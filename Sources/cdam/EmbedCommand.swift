@@ -8,6 +8,11 @@ struct EmbedCommand: AsyncParsableCommand {
         abstract: "Print the CLS embeddings of images (files or folders).",
         discussion: """
         Each image is decoded by content (JPEG, PNG, WebP), resized to --size as Pillow's bicubic does, normalized with the ImageNet mean and std, and run through the model; the CLS embedding is the final LayerNorm of token 0. Bad files are reported one per line on stderr and the others still embedded (exit 3).
+
+        Examples:
+          cdam embed photo.jpg
+          cdam embed photos/ --json > embeddings.json
+          cdam embed photo.jpg --size 448 --crop
         """)
 
     @Argument(help: "Image files or folders (searched recursively).")

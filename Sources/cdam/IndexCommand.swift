@@ -10,6 +10,10 @@ struct IndexCommand: AsyncParsableCommand {
         abstract: "Embed every image under a folder (recursively) into a collection, skipping content already stored.",
         discussion: """
         Images are named by the sha256 of their bytes: a file already embedded for this model and preprocessing is only recorded at its path. Batches are committed one transaction each, so an interrupted run loses at most one batch and rerunning finishes the job. Bad files are listed at the end (exit code 3).
+
+        Examples:
+          cdam index ~/Pictures/holiday --collection holiday
+          cdam index photos/ --collection mine --json
         """)
 
     @Argument(help: ArgumentHelp("The folder to index.", valueName: "dir"))

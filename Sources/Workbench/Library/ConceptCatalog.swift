@@ -171,7 +171,8 @@ public func writeConceptExport(_ export: ConceptExport, to url: URL) throws {
 /// - Parameter rename: store it under another name.
 /// - Throws: `WorkbenchError.failed` naming the file when it is not a concept file of a known version, when it
 ///   was made with another model (weights sha256 differ), or its direction's width is wrong; `StoreError` on failures.
-public func importConcept(from url: URL, model: ModelInfo, rename: String? = nil, store: Store) throws -> ConceptSummary {
+public func importConcept(from url: URL, model: ModelInfo, rename: String? = nil, replace: Bool = false,
+                          store: Store) throws -> ConceptSummary {
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
         throw WorkbenchError.failed("\(url.path): cannot read the file (\(error.localizedDescription))")
@@ -189,8 +190,12 @@ public func importConcept(from url: URL, model: ModelInfo, rename: String? = nil
     guard export.direction.count == model.width, Target.Kind(rawValue: export.kind) != nil else {
         throw WorkbenchError.failed("\(url.path): concept '\(export.name)' has kind '\(export.kind)' and \(export.direction.count) numbers; expected a known kind and \(model.width)")
     }
-    let stored = try store.upsertModel(model)
     let name = rename ?? export.name
+    if !replace, let existing = try store.model(named: model.name),
+       try store.concepts(modelID: existing.id).contains(where: { $0.name == name }) {
+        throw WorkbenchError.usage("\(url.path): concept '\(name)' already exists for model \(model.name); add --replace to overwrite it, or --name to import it under another name")
+    }
+    let stored = try store.upsertModel(model)
     var examples: [ConceptExample] = []
     for example in export.examples {
         guard let role = ExampleRole(rawValue: example.role), try store.findImage(sha256: example.sha256) != nil else { continue }
