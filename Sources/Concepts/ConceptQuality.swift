@@ -32,6 +32,9 @@ public struct ConceptQuality: Codable, Sendable, Equatable {
     public var randomConcepts: Int?
     /// Why figures are missing, and which approximations were used.
     public var notes: [String]
+    /// Background images most like the examples that were left out before fitting and measuring
+    /// (`--exclude-similar`): the figures are then optimistic, since the hardest negatives are gone.
+    public var excludedSimilar: Int?
 
     /// Figures as given; `evaluate` is the usual way to get them.
     public init(exampleCount: Int, coherence: Double? = nil, leaveOneOutRanks: [Int]? = nil,

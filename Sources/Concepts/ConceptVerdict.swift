@@ -47,6 +47,14 @@ extension ConceptQuality {
     /// Judges the figures. `exampleNames` names the examples in the order of `leaveOneOutRanks`
     /// (file names, say); missing names fall back to "example N".
     public func verdict(exampleNames: [String] = []) -> ConceptVerdict {
+        var v = judged(exampleNames: exampleNames)
+        if let k = excludedSimilar, k > 0, v.level != .unjudged {
+            v.text += "; optimistic: the \(k) background images most like the examples were left out of these figures, so test with held-out positives (`cdam concept evaluate NAME --positives DIR`)"
+        }
+        return v
+    }
+
+    private func judged(exampleNames: [String]) -> ConceptVerdict {
         func name(_ i: Int) -> String { i < exampleNames.count ? exampleNames[i] : "example \(i + 1)" }
         guard let auc, let ranks = leaveOneOutRanks, let m = backgroundCount, m > 0 else {
             let why = notes.first ?? "no leave-one-out figures"

@@ -107,7 +107,7 @@ public enum ExampleConcepts {
             for (file, result) in zip(files, embedder.embed(files)) {
                 switch result {
                 case .success(let e): out.append(e.embedding)
-                case .failure(let error): warn("warning: skipping \((error as? CustomStringConvertible)?.description ?? "\(file.path): \(error)")")
+                case .failure(let error): warn("warning: skipping \(FileFailure.of(file, error).error)")
                 }
             }
         }

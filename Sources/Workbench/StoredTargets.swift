@@ -27,7 +27,7 @@ public func storedTargets(names: [String], contrasts: [String], modelName: Strin
             let record = try resolveConcept(name, modelName: modelName, store: store).concept
             return (try target(of: record), record)
         } catch {
-            out.errors.append((error as? CustomStringConvertible)?.description ?? "\(error)")
+            out.errors.append(String(describing: error))
             return nil
         }
     }

@@ -183,7 +183,7 @@ private func dataset(seed: UInt64, d: Int = 16, n: Int = 8, m: Int = 80, separab
         let plain = BackgroundGuard.screen(examples: examples, background: background, excludeSimilar: 0)
         #expect(plain.nearDuplicates >= 1 && !plain.kept.contains(30))
         #expect(plain.kept.count == background.count - plain.nearDuplicates)
-        #expect(plain.aboveWeakestExample >= 1)
+        #expect(plain.aboveTypicalExample >= 1)
         let guarded = BackgroundGuard.screen(examples: examples, background: background, excludeSimilar: 3)
         #expect(guarded.excluded == 3 && guarded.kept.count == plain.kept.count - 3)
         #expect(Set(guarded.kept).isDisjoint(with: [30, 31, 32, 33]))

@@ -185,6 +185,7 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
     let examples = positiveSHAs.map { positives.embeddings[$0]! }
     // Guard the collection part of the background (the user's negatives are trusted as given).
     var warnings: [String] = backgroundNote.map { [$0] } ?? []
+    var excludedSimilar = 0
     if !backgroundSHAs.isEmpty {
         let guardResult = BackgroundGuard.screen(examples: examples, background: Array(backgroundVectors[negativeSHAs.count...]),
                                                  excludeSimilar: definition.excludeSimilar)
@@ -195,11 +196,12 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
         if guardResult.nearDuplicates > 0 {
             warnings.append("\(guardResult.nearDuplicates) background image\(guardResult.nearDuplicates == 1 ? " is a near-duplicate" : "s are near-duplicates") of examples (cosine >= \(BackgroundGuard.nearDuplicateCosine)) and \(guardResult.nearDuplicates == 1 ? "was" : "were") left out")
         }
+        excludedSimilar = guardResult.excluded
         if guardResult.excluded > 0 {
             warnings.append("left the \(guardResult.excluded) background images most similar to the examples out of the background (--exclude-similar \(definition.excludeSimilar))")
-        } else if guardResult.aboveWeakestExample > 0, definition.kind != .mean, definition.kind != .cosine {
-            let k = guardResult.aboveWeakestExample
-            warnings.append("\(k) image\(k == 1 ? "" : "s") of collection '\(definition.background ?? "")' look\(k == 1 ? "s" : "") more like the concept than your weakest example; if \(k == 1 ? "it shows" : "they show") the concept, \(k == 1 ? "it is" : "they are") being fitted as \(k == 1 ? "a negative" : "negatives") and searches of that collection will rank \(k == 1 ? "it" : "them") low: redefine with --exclude-similar \(k), or use a background without the concept")
+        } else if guardResult.aboveTypicalExample > 0, definition.kind != .mean, definition.kind != .cosine {
+            let k = guardResult.aboveTypicalExample
+            warnings.append("\(k) image\(k == 1 ? "" : "s") of collection '\(definition.background ?? "")' look\(k == 1 ? "s" : "") at least as much like the concept as a typical example; those that show the concept are fitted as negatives, and searches of that collection rank them low. A background without the concept is the reliable fix (--exclude-similar K leaves out the K most similar images, but similarity finds only some of them on this model); measure with `cdam concept evaluate \(name) --positives DIR`")
         }
     }
     let fingerprint = conceptFingerprint(definition, model: model, preprocessing: preprocessing,
@@ -229,10 +231,11 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
         throw WorkbenchError.failed(error.description)
     }
     progress?(LibraryProgress(phase: "evaluating", done: 0, total: 1))
-    let quality = ConceptQuality.evaluate(kind: definition.kind, examples: examples,
+    var quality = ConceptQuality.evaluate(kind: definition.kind, examples: examples,
                                           background: backgroundVectors.isEmpty ? nil : backgroundVectors,
                                           randomConcepts: max(0, definition.randomConcepts), seed: 0,
                                           contrastNegatives: contrastNegatives)
+    if excludedSimilar > 0 { quality.excludedSimilar = excludedSimilar }
     let record = ConceptRecord(name: name, modelID: model.id, kind: target.kind.rawValue, description: definition.description,
                                direction: target.direction, bias: target.bias, preprocessingID: preprocessing,
                                background: backgroundLabel.isEmpty ? "none" : backgroundLabel,
