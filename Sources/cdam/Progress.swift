@@ -14,7 +14,12 @@ final class ProgressLine {
 
     init(_ label: String = "", interval: TimeInterval = 5) {
         self.label = label
-        self.interval = ProcessInfo.processInfo.environment["CDAM_PROGRESS"] == "0" ? .infinity : interval
+        // CDAM_PROGRESS: 0 turns progress off; a number of seconds sets the plain lines' interval.
+        switch ProcessInfo.processInfo.environment["CDAM_PROGRESS"].flatMap(Double.init) {
+        case .some(let seconds) where seconds <= 0: self.interval = .infinity
+        case .some(let seconds): self.interval = seconds
+        case .none: self.interval = interval
+        }
     }
 
     /// Shows a use case's progress event.

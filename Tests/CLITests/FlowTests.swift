@@ -21,6 +21,19 @@ import Testing
         }
     }
 
+    @Test func progressReachesLogsToo() throws {
+        guard CLI.modelInstalled else { return }
+        // Progress comes per batch of 8: 17 photos give two lines before the end.
+        let names = try FileManager.default.contentsOfDirectory(atPath: CLI.photos).filter { $0.hasSuffix(".jpg") }.sorted().prefix(17)
+        let photos = names.map { "\(CLI.photos)/\($0)" }
+        let r = try CLI.run(["embed"] + photos + ["--json"], environment: ["CDAM_PROGRESS": "0.001"])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("embedding 8/\(photos.count)") && r.stderr.contains("left)"), "\(r.stderr)")
+        #expect(r.json?["results"] is [Any])   // stdout stays one JSON document
+        let quiet = try CLI.run(["embed"] + photos, environment: ["CDAM_PROGRESS": "0"])
+        #expect(quiet.stderr.isEmpty)
+    }
+
     @Test func misspeltNamesGetASuggestion() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
