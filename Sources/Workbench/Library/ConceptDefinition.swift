@@ -99,9 +99,10 @@ public struct ConceptSummary: Codable, Sendable, Equatable {
 /// - Parameter replace: redefine a concept of this name and model that already exists; without it that is
 ///   a usage error, checked before any work (sync replaces: its files are the concepts' source).
 ///
-/// The background is guarded: background images that are near-duplicates of examples (cosine >= 0.95)
-/// are left out, `excludeSimilar` more are left out by similarity to the examples, and a collection
-/// background that ranks images above the weakest example gets a warning (they may be unlabelled examples).
+/// The background is guarded (`BackgroundGuard`): background images that are near-duplicates of examples
+/// (centred cosine >= 0.95) are left out, `excludeSimilar` more are left out by similarity to the examples,
+/// and a collection with images at least as like the concept as a typical example gets a warning (they may be
+/// unlabelled examples, fitted as negatives).
 /// A `contrast` concept is "examples and not negatives": c_A - c_B with B the negatives alone when given
 /// (a background collection then only serves to measure it); without negatives B is the background.
 /// - Throws: `WorkbenchError.usage` for a kind that needs a background when none is given, or an existing
@@ -194,7 +195,7 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
         backgroundVectors = Array(backgroundVectors[..<negativeSHAs.count])
             + guardResult.kept.map { backgroundVectors[negativeSHAs.count + $0] }
         if guardResult.nearDuplicates > 0 {
-            warnings.append("\(guardResult.nearDuplicates) background image\(guardResult.nearDuplicates == 1 ? " is a near-duplicate" : "s are near-duplicates") of examples (cosine >= \(BackgroundGuard.nearDuplicateCosine)) and \(guardResult.nearDuplicates == 1 ? "was" : "were") left out")
+            warnings.append("\(guardResult.nearDuplicates) background image\(guardResult.nearDuplicates == 1 ? " is a near-duplicate" : "s are near-duplicates") of examples (centred cosine >= \(BackgroundGuard.nearDuplicateCosine)) and \(guardResult.nearDuplicates == 1 ? "was" : "were") left out")
         }
         excludedSimilar = guardResult.excluded
         if guardResult.excluded > 0 {
