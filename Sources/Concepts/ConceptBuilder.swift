@@ -123,6 +123,21 @@ public enum ConceptBuilder {
         }
     }
 
+    /// R random concepts of `kind`: each built, as the significance test of `ConceptQuality` builds them,
+    /// from `exampleCount` background images drawn at random (seeded) against the rest of the background.
+    /// Concepts that cannot be fitted are left out.
+    public static func randomConcepts(kind: Target.Kind, exampleCount n: Int, background: [[Float]], count r: Int,
+                                      seed: UInt64 = 0) -> [Target] {
+        guard n > 0, background.count > n, r > 0 else { return [] }
+        var rng = SplitMix64(seed: seed)
+        let all = Array(background.indices)
+        return (0..<r).compactMap { i in
+            let members = Set(sample(n, from: all, using: &rng))
+            let rest = all.filter { !members.contains($0) }.map { background[$0] }
+            return try? build(kind: kind, name: "random \(i + 1)", examples: members.sorted().map { background[$0] }, background: rest)
+        }
+    }
+
     // MARK: - Shared internals
 
     /// Stacks examples then background into one Double matrix after checking them.

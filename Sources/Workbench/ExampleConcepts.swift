@@ -11,6 +11,8 @@ public enum ExampleConcepts {
         public var references: [ScoreReference?]
         /// What the background was taken to be, for people ("folder /x (120 images)", "collection 'street' (500 images)").
         public var background: String?
+        /// Per target: R random concepts of its kind from the background, for per-patch significance.
+        public var randomTargets: [[Target]]
     }
 
     /// Embeds the example folders and builds one target per folder (`contrast`: one target from two folders).
@@ -24,8 +26,9 @@ public enum ExampleConcepts {
     ///     as background.
     /// - Throws: `WorkbenchError` for a wrong combination, an empty folder, an unknown background, or a concept
     ///   that cannot be built; `StoreError`.
+    /// - Parameter randomConcepts: R random concepts per target for per-patch significance (needs a background).
     public static func build(folders: [String], kind: Target.Kind, background: String?, embedder: ImageEmbedder,
-                             store: Store? = nil, warn: (String) -> Void = { _ in }) throws -> Built {
+                             store: Store? = nil, randomConcepts: Int = 0, warn: (String) -> Void = { _ in }) throws -> Built {
         guard !folders.isEmpty else { throw WorkbenchError.usage("give at least one --examples DIR (or a stored --concept NAME)") }
         if kind == .contrast && folders.count != 2 {
             throw WorkbenchError.usage("--kind contrast takes exactly two --examples folders (A, then B: \"A and not B\")")
@@ -60,7 +63,12 @@ public enum ExampleConcepts {
             guard let bg = backgroundEmbeddings, !bg.isEmpty else { return nil }
             return ScoreReference(scores: bg.map(t.score), label: "the background, \(described ?? "")")
         }
-        return Built(targets: targets, references: references, background: described)
+        let randomTargets = targets.indices.map { k -> [Target] in
+            guard randomConcepts > 0, kind != .contrast, let bg = backgroundEmbeddings else { return [] }
+            return ConceptBuilder.randomConcepts(kind: kind, exampleCount: examples[k].count, background: bg,
+                                                 count: randomConcepts, seed: 0)
+        }
+        return Built(targets: targets, references: references, background: described, randomTargets: randomTargets)
     }
 
     /// A background given by path (folder, file or glob) or, when no such path exists, by collection name.

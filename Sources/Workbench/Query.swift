@@ -32,6 +32,9 @@ public struct MapFigures: Codable, Sendable {
     public var curves: FaithfulnessCurves
     public var deletionArea: Float
     public var insertionArea: Float
+    /// CDAM only: Spearman correlation between the map and the map of the model whose last block was
+    /// re-initialised (Adebayo et al.'s sanity check): far below 1 means the map depends on what the model learned.
+    public var randomizationRankCorrelation: Float?
 }
 
 /// One target's result on one image: the `targets` entries of INTERFACE.md's `query` document.
@@ -50,6 +53,8 @@ public struct QueryTarget: Codable, Sendable {
     public var figures: [String: MapFigures]?
     /// Paths of the rendered overlays, by map.
     public var overlays: [String: String]?
+    /// With `--significance`: which patches' evidence exceeds R random concepts' (FDR-corrected).
+    public var significance: PatchSignificance?
 }
 
 /// One image's results.
@@ -67,6 +72,8 @@ public struct QueryImage: Codable, Sendable {
     /// Pairs of targets whose CDAM maps on this image correlate above `SimilarMaps.threshold`: they point at
     /// the same evidence, so the maps cannot tell the targets apart.
     public var similarMaps: [SimilarMaps]?
+    /// With `faithfulness` and two or more targets: correlation and evidence overlap of every pair's CDAM maps.
+    public var contrasts: [MapContrast]?
 }
 
 /// Two targets whose CDAM maps on one image are nearly the same.
@@ -126,11 +133,18 @@ public struct QueryRequest: Sendable {
     public var render: RenderOptions
     /// Per target (or empty): the reference its score's percentile is read against.
     public var references: [ScoreReference?]
+    /// Per target (or empty): random concepts of its kind for per-patch significance (none: no test).
+    public var randomTargets: [[Target]]
+    /// False-discovery rate of the per-patch significance.
+    public var significanceQ: Double
 
     public init(targets: [Target], maps: [MapKind] = [.cdam], faithfulness: Bool = false, outDirectory: URL? = nil,
-                render: RenderOptions = RenderOptions(), references: [ScoreReference?] = []) {
+                render: RenderOptions = RenderOptions(), references: [ScoreReference?] = [],
+                randomTargets: [[Target]] = [], significanceQ: Double = 0.05) {
         self.targets = targets
         self.references = references
+        self.randomTargets = randomTargets
+        self.significanceQ = significanceQ
         self.maps = maps
         self.faithfulness = faithfulness
         self.outDirectory = outDirectory
@@ -192,6 +206,13 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model: Vision
         scorer = s
     }
 
+    // The model randomisation check: the same targets' maps with the last block re-initialised.
+    var randomizedMaps: [[Float]] = []
+    if request.faithfulness {
+        let random = randomizedLastBlock(model)
+        let r = try random.forward(pixels: image.pixels, batch: 1, height: h, width: w, options: ForwardOptions(keep: .lastBlock))
+        randomizedMaps = cdam(random, r, image: 0, targets: targets).maps
+    }
     var out: [QueryTarget] = []
     for (k, target) in targets.enumerated() {
         var figures: [String: MapFigures]? = nil
@@ -203,23 +224,46 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model: Vision
                 f[name] = MapFigures(sparsity: sparsityRatio(map), tamCorrelation: name == "tam" ? nil : pearson(map, tam),
                                      curves: curves, deletionArea: curves.deletionArea, insertionArea: curves.insertionArea)
             }
+            if k < randomizedMaps.count, let cdamMap = perTarget[k][MapKind.cdam.rawValue] {
+                f[MapKind.cdam.rawValue]?.randomizationRankCorrelation = spearman(cdamMap, randomizedMaps[k])
+            }
             figures = f
         }
         let shown = perTarget[k].filter { request.maps.contains(MapKind(rawValue: $0.key)!) }
         let reference = k < request.references.count ? request.references[k] : nil
+        var significance: PatchSignificance? = nil
+        if k < request.randomTargets.count, !request.randomTargets[k].isEmpty {
+            let randoms = request.randomTargets[k]
+            let randomMaps = cdam(model, result, image: 0, targets: randoms).maps
+            significance = PatchSignificance(map: cdamResult.maps[k], norm: directionNorm(target),
+                                             randomMaps: zip(randomMaps, randoms).map { ($0, directionNorm($1)) },
+                                             q: request.significanceQ)
+        }
         out.append(QueryTarget(name: target.name, kind: target.kind.rawValue, score: cdamResult.scores[k],
                                percentile: reference?.percentile(of: cdamResult.scores[k]), percentileOf: reference?.label,
-                               maps: shown, figures: figures, overlays: nil))
+                               maps: shown, figures: figures, overlays: nil, significance: significance))
     }
     let similar = SimilarMaps.find(names: targets.map(\.name), maps: cdamResult.maps)
     let warnings = image.warnings + [SimilarMaps.warning(similar)].compactMap { $0 }
+    var contrasts: [MapContrast]? = nil
+    if request.faithfulness, targets.count > 1 {
+        contrasts = targets.indices.flatMap { a in (a + 1..<targets.count).map { b in
+            MapContrast(a: targets[a].name, b: targets[b].name, mapA: cdamResult.maps[a], mapB: cdamResult.maps[b])
+        } }
+    }
     var entry = QueryImage(image: image.url.path, sha256: image.sha256, size: [image.original.height, image.original.width],
                            grid: [result.gridHeight, result.gridWidth], targets: out, panel: nil,
-                           warnings: warnings.isEmpty ? nil : warnings, similarMaps: similar.isEmpty ? nil : similar)
+                           warnings: warnings.isEmpty ? nil : warnings, similarMaps: similar.isEmpty ? nil : similar,
+                           contrasts: contrasts)
     if let dir = request.outDirectory {
         try renderQueryImages(&entry, image: image, directory: dir, render: request.render)
     }
     return entry
+}
+
+/// |w| of a linear target (CDAM is linear in w); 1 for a cosine target, whose score ignores |w|.
+func directionNorm(_ t: Target) -> Float {
+    t.isCosine ? 1 : t.direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
 }
 
 /// A file-name-safe version of a name.

@@ -7,6 +7,9 @@ public struct StoredTargets: Sendable {
     /// Per target: the scores of its reference images (the concept's background and negatives, or the
     /// `collection` given), for percentiles; nil when there is none.
     public var references: [ScoreReference?]
+    /// Per target: random concepts of its kind, for per-patch significance (empty when not asked for, or
+    /// for a contrast of two concepts).
+    public var randomTargets: [[Target]]
     /// Concepts that could not be used, one line each.
     public var errors: [String]
 }
@@ -16,10 +19,12 @@ public struct StoredTargets: Sendable {
 /// A concept that cannot be used (unknown, or made with another model) is reported and skipped, so the
 /// others still run; the caller exits 3 when any was skipped.
 /// - Parameter collection: score percentiles against this collection instead of each concept's background.
+/// - Parameter randomConcepts: R random concepts per concept for per-patch significance (0: none), built from
+///   its stored background as its significance test builds them.
 /// - Throws: `StoreError` on database failures (an unknown collection among them).
 public func storedTargets(names: [String], contrasts: [String], modelName: String, collection: String? = nil,
-                          store: Store) throws -> StoredTargets {
-    var out = StoredTargets(targets: [], references: [], errors: [])
+                          randomConcepts: Int = 0, store: Store) throws -> StoredTargets {
+    var out = StoredTargets(targets: [], references: [], randomTargets: [], errors: [])
     // Per target, the records whose background images form its reference.
     var sources: [[ConceptRecord]] = []
     func lookup(_ name: String) -> (Target, ConceptRecord)? {
@@ -62,6 +67,16 @@ public func storedTargets(names: [String], contrasts: [String], modelName: Strin
         sources.append([ra, rb])
     }
     out.references = try scoreReferences(out.targets, sources: sources, modelName: modelName, collection: collection, store: store)
+    out.randomTargets = try zip(out.targets, sources).map { target, records -> [Target] in
+        guard randomConcepts > 0, records.count == 1, let model = try store.model(named: modelName) else { return [] }
+        let examples = try store.conceptExamples(conceptID: records[0].id)
+        let background = try store.embeddings(for: examples.filter { $0.example.role != .positive }.map(\.example.sha256),
+                                              modelID: model.id, preprocessingID: records[0].preprocessingID)
+        let n = examples.filter { $0.example.role == .positive }.count
+        return ConceptBuilder.randomConcepts(kind: target.kind, exampleCount: n,
+                                             background: background.keys.sorted().compactMap { background[$0] },
+                                             count: randomConcepts, seed: 0)
+    }
     return out
 }
 

@@ -72,8 +72,17 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Maps to compute, comma-separated: cdam, am, rollout, rp, tam.", valueName: "list"))
     var maps: String = "cdam"
 
-    @Flag(help: "Also report each map's sparsity, deletion/insertion curves and correlation with TAM (slow: adds TAM).")
+    @Flag(help: "Also report each map's sparsity, deletion/insertion curves and correlation with TAM (slow: adds TAM), the model randomisation check, and the contrast between targets.")
     var faithfulness = false
+
+    @Flag(help: "Mark the patches whose evidence for a concept exceeds R random concepts' of its kind (FDR-corrected); needs the concept's background.")
+    var significance = false
+
+    @Option(name: .customLong("random-concepts"), help: ArgumentHelp("R of --significance: the smallest p is 1/(R+1), and with 256 patches at FDR 0.05 a map needs about 13000/R patches at that floor, so keep R in the hundreds (their maps cost one batched backward).", valueName: "r"))
+    var randomConcepts = 200
+
+    @Option(help: ArgumentHelp("False-discovery rate of --significance.", valueName: "q"))
+    var fdr = 0.05
 
     @Option(help: ArgumentHelp("Write heatmap overlays and a side-by-side panel per image as PNG here.", valueName: "dir"))
     var out: String?
@@ -99,28 +108,35 @@ struct QueryCommand: AsyncParsableCommand {
             }
             var targets: [Target] = []
             var references: [ScoreReference?] = []
+            var randomTargets: [[Target]] = []
             var failedConcepts = 0
             // The database serves stored concepts, collections, and embeddings reused by content hash.
             let store = try Store.open(at: homeOptions.databaseURL)
             if !conceptNames.isEmpty || !contrast.isEmpty {
                 let stored = try storedTargets(names: conceptNames, contrasts: contrast, modelName: embedder.modelName,
-                                               collection: collection, store: store)
+                                               collection: collection, randomConcepts: significance ? randomConcepts : 0, store: store)
                 for problem in stored.errors { printError("error: \(problem)") }
                 failedConcepts = stored.errors.count
                 targets += stored.targets
                 references += stored.references
+                randomTargets += stored.randomTargets
             }
             if !examples.isEmpty {
                 let built = try ExampleConcepts.build(folders: examples, kind: kind, background: background, embedder: conceptEmbedder,
-                                                      store: store, warn: { printError($0) })
+                                                      store: store, randomConcepts: significance ? randomConcepts : 0,
+                                                      warn: { printError($0) })
                 if let described = built.background, !output.json { printError("background: \(described)") }
                 targets += built.targets
                 references += built.references
+                randomTargets += built.randomTargets
             }
             guard !targets.isEmpty else { throw ExitCode(1) }
             let request = QueryRequest(targets: targets, maps: mapKinds, faithfulness: faithfulness,
                                        outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions,
-                                       references: references)
+                                       references: references, randomTargets: randomTargets, significanceQ: fdr)
+            if significance, randomTargets.allSatisfy(\.isEmpty) {
+                printError("warning: --significance needs concepts with a background (stored concepts, or --examples with --background): no patch is tested")
+            }
             if mapKinds.contains(.tam) || faithfulness {
                 let grid = (p.height / embedder.patchSize) * (p.width / embedder.patchSize)
                 printError("note: token ablation runs \(grid) forward passes per image (\(grid * files.count) in all); expect about \(max(1, grid * files.count / 20)) s")
@@ -154,9 +170,16 @@ func printQuery(_ report: QueryReport) {
                 + String(format: "   evidence %+.4g   counter-evidence %+.4g", pos, neg)
             if let cdam = t.figures?["cdam"] {
                 line += String(format: "   sparsity %.2f  r(TAM) %.2f", cdam.sparsity, cdam.tamCorrelation ?? .nan)
+                if let r = cdam.randomizationRankCorrelation { line += String(format: "  rank r(randomised model) %.2f", r) }
+            }
+            if let s = t.significance {
+                line += "   \(s.significant.count) of \(s.pValues.count) patches significant (\(s.randomConcepts) random concepts, FDR \(s.q))"
             }
             print(line)
             if let path = t.overlays?["cdam"] { print("    \(path)") }
+        }
+        for c in r.contrasts ?? [] {
+            print(String(format: "  contrast %@ / %@: map correlation %.2f, evidence overlap %.2f", c.a, c.b, c.correlation, c.evidenceOverlap))
         }
         if let panel = r.panel { print("  panel: \(panel)") }
         for warning in r.warnings ?? [] { print("  warning: \(warning)") }
