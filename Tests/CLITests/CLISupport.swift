@@ -24,6 +24,16 @@ struct CLI {
         ProcessInfo.processInfo.environment["CDAM_HOME"] ?? NSHomeDirectory() + "/.local/share/cdam"
     }
 
+    /// The home the tests run in: a fresh folder whose `models` links to the installed models, so tests
+    /// never read or write the user's database (one left by another cdam version would fail them).
+    static let testHome: String = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cdam-test-home-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try? FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("models").path,
+                                                    withDestinationPath: modelHome + "/models")
+        return dir.path
+    }()
+
     static var modelInstalled: Bool {
         FileManager.default.fileExists(atPath: modelHome + "/models/dinov2-small-imgfocus/model.safetensors")
             || ProcessInfo.processInfo.environment["CI"] != nil
@@ -37,7 +47,7 @@ struct CLI {
         process.executableURL = binary
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
-        env["CDAM_HOME"] = home ?? modelHome
+        env["CDAM_HOME"] = home ?? testHome
         for (k, v) in environment { env[k] = v }
         process.environment = env
         let out = Pipe(), err = Pipe()
