@@ -36,14 +36,16 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Tensor math: matrix products (OpenBLAS or CKernels) and the elementwise kernels.
         .target(name: "TensorMath", dependencies: ["CKernels"], swiftSettings: kernels),
-        // The Vision Transformer: config, weights, forward pass, checkpoint conversion.
-        .target(name: "ViT", dependencies: [
-            "TensorMath",
+        // The model's files: config.json, safetensors, ONNX conversion, fetch. They parse untrusted bytes,
+        // so they are built with Swift's checks (overflow traps, preconditions kept), never -Ounchecked.
+        .target(name: "ModelFiles", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-        ], swiftSettings: fast),
+        ], swiftSettings: v5),
+        // The Vision Transformer: weights, forward pass (re-exports ModelFiles).
+        .target(name: "ViT", dependencies: ["TensorMath", "ModelFiles"], swiftSettings: fast),
         // Attribution maps: CDAM (hand-written backward), AM, rollout, RP, TAM, faithfulness.
-        .target(name: "Attribution", dependencies: ["TensorMath", "ViT"], swiftSettings: fast),
+        .target(name: "Attribution", dependencies: ["TensorMath", "ViT", "Concepts"], swiftSettings: fast),
         // Concept vectors and probes built from embeddings, and their quality figures.
         .target(name: "Concepts", dependencies: ["TensorMath"], swiftSettings: fast),
         // Image decoding, Pillow-matching preprocessing, heatmaps and encoding.
@@ -75,7 +77,11 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: v5),
-        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"], swiftSettings: v5),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Store", "Concepts",
+                                                           .product(name: "GRDBSQLite", package: "GRDB.swift")],
+                    swiftSettings: v5),
+        // Mutated inputs for the parsers of untrusted files (a few seconds; fuzz/run.sh parsers for long runs).
+        .testTarget(name: "FuzzTests", dependencies: ["ModelFiles", "Workbench"], swiftSettings: v5),
         .testTarget(name: "CLITests", dependencies: [], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )

@@ -10,8 +10,9 @@ extension ConceptBuilder {
     /// A zero row scores 0 under a cosine target.
     public static func scores(_ target: Target, embeddings: [Float], count: Int) -> [Float] {
         let d = target.direction.count
-        precondition(embeddings.count == count * d, "embeddings hold \(embeddings.count) numbers, not \(count) x \(d)")
         var out = [Float](repeating: 0, count: count)
+        // Explicit (a precondition vanishes under -Ounchecked): a width mismatch scores NaN, never reads past the end.
+        guard embeddings.count == count * d else { return [Float](repeating: .nan, count: count) }
         guard count > 0, d > 0 else { return out }
         let cosine = target.isCosine, bias = target.bias
         target.direction.withUnsafeBufferPointer { wb in

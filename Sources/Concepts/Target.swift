@@ -24,12 +24,37 @@ public struct Target: Codable, Hashable, Sendable {
         self.bias = bias
     }
 
+    /// The largest direction norm and bias a usable target has. Real concepts stay far below (a mean concept's
+    /// norm is the embedding's, tens to hundreds; a probe's or whitened direction's at most thousands); the
+    /// bounds keep every score of an embedding finite in Float, and its histogram and percentiles computable.
+    public static let maxDirectionNorm: Double = 1e7
+    public static let maxBias: Double = 1e9
+
+    /// What makes this target unusable, or nil: a width other than `width`, a non-finite number, a direction
+    /// or bias too large for its scores to be representable. Checked explicitly (not with `precondition`,
+    /// which `-Ounchecked` removes) wherever a stored or imported vector enters.
+    public func problem(width: Int?) -> String? {
+        if let width, direction.count != width {
+            return "its direction has \(direction.count) numbers, the model's embeddings \(width)"
+        }
+        if direction.isEmpty { return "its direction is empty" }
+        guard bias.isFinite, direction.allSatisfy(\.isFinite) else { return "its direction or bias holds NaN or infinite numbers" }
+        let norm = direction.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        guard norm <= Target.maxDirectionNorm, abs(Double(bias)) <= Target.maxBias else {
+            return String(format: "its direction's norm (%.3g) or bias (%.3g) is too large for finite scores (limits %.0e, %.0e)",
+                          norm, Double(bias), Target.maxDirectionNorm, Target.maxBias)
+        }
+        if isCosine && norm == 0 { return "a cosine concept's direction is zero" }
+        return nil
+    }
+
     /// True when the score is the cosine similarity rather than a linear score.
     public var isCosine: Bool { kind == .cosine }
 
     /// The score f(e) of one embedding.
     public func score(_ e: [Float]) -> Float {
-        precondition(e.count == direction.count, "embedding width \(e.count) != target width \(direction.count)")
+        // An explicit check (a precondition vanishes under -Ounchecked and the loop would read out of bounds).
+        guard e.count == direction.count else { return .nan }
         var dot: Float = 0, ee: Float = 0, ww: Float = 0
         for i in 0..<e.count {
             dot += e[i] * direction[i]
@@ -43,6 +68,7 @@ public struct Target: Codable, Hashable, Sendable {
     /// df/de, the upstream gradient the backward pass starts from (D numbers).
     public func gradient(_ e: [Float]) -> [Float] {
         guard isCosine else { return direction }
+        guard e.count == direction.count else { return [Float](repeating: .nan, count: e.count) }
         var dot: Float = 0, ee: Float = 0, ww: Float = 0
         for i in 0..<e.count {
             dot += e[i] * direction[i]

@@ -63,6 +63,19 @@ extension Store {
     public func prune(fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) throws -> PruneSummary {
         try write { db in
             var summary = PruneSummary()
+            // Leased images (stored by a define still running) stay; expired leases go.
+            let now = Store.now()
+            var leased = Set<Int64>()
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta WHERE key LIKE 'lease.%'") {
+                let lease = Store.parseLease(row[1])
+                if lease.expiry > now { leased.formUnion(lease.ids) } else {
+                    try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [row[0] as String])
+                }
+            }
+            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS leased_images (id INTEGER PRIMARY KEY)")
+            try db.execute(sql: "DELETE FROM temp.leased_images")
+            for id in leased { try db.execute(sql: "INSERT INTO temp.leased_images(id) VALUES (?)", arguments: [id]) }
+            defer { try? db.execute(sql: "DELETE FROM temp.leased_images") }
             let paths = try Row.fetchAll(db, sql: "SELECT id, path FROM image_paths")
             for row in paths where !fileExists(row[1]) {
                 try db.execute(sql: "DELETE FROM image_paths WHERE id = ?", arguments: [row[0] as Int64])
@@ -89,6 +102,7 @@ extension Store {
             try db.execute(sql: """
                 DELETE FROM images
                 WHERE NOT EXISTS (SELECT 1 FROM concept_examples ce WHERE ce.image_id = images.id)
+                  AND images.id NOT IN (SELECT id FROM temp.leased_images)
                   AND (NOT EXISTS (SELECT 1 FROM image_paths p WHERE p.image_id = images.id)
                        OR NOT EXISTS (SELECT 1 FROM collection_images ci WHERE ci.image_id = images.id))
                 """)

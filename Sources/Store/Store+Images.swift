@@ -41,12 +41,20 @@ extension Store {
     /// given, their membership of it (the collection is created if needed).
     /// - Throws: `StoreError.widthMismatch` when an embedding's width is not the model's, `.notFound` for an
     ///   unknown model, or another `StoreError` (read-only, full disk, locked): then nothing of the batch is stored.
+    /// - Parameter expectedCollectionID: the id the collection had when the caller created it: if it was removed
+    ///   (or removed and made again) since, `StoreError.notFound` is thrown and nothing is stored, so an `index`
+    ///   whose collection is removed under it stops instead of refilling part of it.
+    ///
+    /// Images stored with no collection (a concept's examples before the concept is saved) are leased to this
+    /// `Store` for `Store.leaseDuration`: `prune` keeps them meanwhile.
     public func saveEmbeddedImages(_ images: [NewEmbeddedImage], modelID: Int64, preprocessingID: String,
-                                   collection: String?) throws {
+                                   collection: String?, expectedCollectionID: Int64? = nil) throws {
         try write { db in
             let width = try Store.modelWidth(db, id: modelID, path: path)
             let now = Store.now()
-            let collectionID = try collection.map { try Store.ensureCollection(db, name: $0, now: now) }
+            let collectionID = try collection.map { try collectionForAdding(db, name: $0, expected: expectedCollectionID, now: now) }
+            var leased: [Int64] = []
+            defer { if collection == nil, !leased.isEmpty { try? lease(db, imageIDs: leased) } }
             for image in images {
                 guard image.embedding.count == width else {
                     throw StoreError.widthMismatch(path: path, what: "the embedding of \(image.path)", expected: width, got: image.embedding.count)
@@ -59,6 +67,8 @@ extension Store {
                     """, arguments: [imageID, modelID, preprocessingID, VectorBlob.encode(image.embedding), now])
                 if let collectionID {
                     try Store.addMember(db, collectionID: collectionID, imageID: imageID, path: image.path, now: now)
+                } else {
+                    leased.append(imageID)
                 }
             }
         }
@@ -67,11 +77,13 @@ extension Store {
     /// Records that already-stored images were seen at new (or the same) paths, and adds them to
     /// `collection` when given; all in one transaction.
     /// - Throws: `StoreError.unknownImage` for a hash never stored (nothing is then recorded), or another `StoreError`.
-    public func recordSightings(_ sightings: [ImageSighting], collection: String?) throws {
+    public func recordSightings(_ sightings: [ImageSighting], collection: String?, expectedCollectionID: Int64? = nil) throws {
         guard !sightings.isEmpty || collection != nil else { return }
         try write { db in
             let now = Store.now()
-            let collectionID = try collection.map { try Store.ensureCollection(db, name: $0, now: now) }
+            let collectionID = try collection.map { try collectionForAdding(db, name: $0, expected: expectedCollectionID, now: now) }
+            var leased: [Int64] = []
+            defer { if collection == nil, !leased.isEmpty { try? lease(db, imageIDs: leased) } }
             for sighting in sightings {
                 guard let imageID = try Int64.fetchOne(db, sql: "SELECT id FROM images WHERE sha256 = ?", arguments: [sighting.sha256]) else {
                     throw StoreError.unknownImage(path: path, sha256: sighting.sha256)
@@ -79,6 +91,8 @@ extension Store {
                 try Store.recordPath(db, imageID: imageID, path: sighting.path, now: now)
                 if let collectionID {
                     try Store.addMember(db, collectionID: collectionID, imageID: imageID, path: sighting.path, now: now)
+                } else {
+                    leased.append(imageID)
                 }
             }
         }
@@ -266,6 +280,44 @@ extension Store {
             INSERT INTO image_paths(image_id, path, first_seen, last_seen) VALUES (?, ?, ?, ?)
             ON CONFLICT(image_id, path) DO UPDATE SET last_seen = excluded.last_seen
             """, arguments: [imageID, path, now, now])
+    }
+
+    /// The collection to add to: created when missing, unless `expected` says which one it must still be.
+    func collectionForAdding(_ db: Database, name: String, expected: Int64?, now: String) throws -> Int64 {
+        guard let expected else { return try Store.ensureCollection(db, name: name, now: now) }
+        let current = try Int64.fetchOne(db, sql: "SELECT id FROM collections WHERE name = ?", arguments: [name])
+        guard current == expected else {
+            throw StoreError.notFound(path: path, what: "collection '\(name)' was removed while images were being added to it; nothing more was added (run the command again to rebuild it)")
+        }
+        return expected
+    }
+
+    /// How long images stored without a collection are kept from `prune` (long enough for a `concept define`
+    /// of thousands of examples to embed them and save the concept, which then keeps them).
+    public static let leaseDuration: TimeInterval = 6 * 3600
+
+    /// Leases images to this Store (in the caller's transaction): a `meta` row `lease.ID` with the expiry and ids.
+    func lease(_ db: Database, imageIDs: [Int64]) throws {
+        let key = "lease.\(leaseID)"
+        let expiry = Store.timestamp(Date().addingTimeInterval(Store.leaseDuration))
+        let old = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
+        var ids = old.map { Store.parseLease($0).ids } ?? []
+        ids.formUnion(imageIDs)
+        let value = expiry + "\n" + ids.sorted().map(String.init).joined(separator: ",")
+        try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       arguments: [key, value])
+    }
+
+    static func parseLease(_ value: String) -> (expiry: String, ids: Set<Int64>) {
+        let parts = value.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let ids = parts.count > 1 ? Set(parts[1].split(separator: ",").compactMap { Int64($0) }) : []
+        return (String(parts.first ?? ""), ids)
+    }
+
+    /// Ends this Store's lease (a define that saved its concept: the concept now keeps its examples).
+    /// - Throws: `StoreError` on a database failure.
+    public func releaseLease() throws {
+        try write { db in try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: ["lease.\(leaseID)"]) }
     }
 
     static func ensureCollection(_ db: Database, name: String, now: String) throws -> Int64 {

@@ -10,6 +10,8 @@ public final class Store: @unchecked Sendable {
     /// The database file's path, or ":memory:".
     public let path: String
     let writer: any DatabaseWriter
+    /// This Store's lease on the images it stores without a collection (see `saveEmbeddedImages`).
+    let leaseID = UUID().uuidString
 
     private init(path: String, writer: any DatabaseWriter) {
         self.path = path
@@ -23,13 +25,94 @@ public final class Store: @unchecked Sendable {
         try open(at: url, busyTimeout: 5)
     }
 
-    static func open(at url: URL, busyTimeout: TimeInterval) throws -> Store {
+    /// Opens the database at `url` for writing; `createFolder: false` refuses a missing folder (a mistyped
+    /// `--db` creates nothing).
+    /// - Throws: as `open(at:)`; `StoreError.foreignDatabase` for another program's database.
+    public static func open(at url: URL, createFolder: Bool) throws -> Store {
+        try open(at: url, busyTimeout: 5, createFolder: createFolder)
+    }
+
+    /// Opens the database at `url` for a command that only reads: read-only, without the WAL set-up write,
+    /// so it reads while another process holds a write transaction, and reads a file it may not write.
+    /// A database that still needs migrations is opened for writing instead (it is migrated first).
+    /// - Parameter createFolder: when the file is missing, create it (and, with this, its folders); without it
+    ///   a missing folder is an error (a mistyped `--db` creates nothing).
+    /// - Throws: `StoreError` as `open(at:)`; `.foreignDatabase` for another program's database.
+    public static func openForReading(at url: URL, createFolder: Bool = true) throws -> Store {
         let path = url.path
-        do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } catch {
-            throw StoreError.cannotOpen(path: path, reason: "cannot create its folder: \(error.localizedDescription)")
+        guard FileManager.default.fileExists(atPath: path) else { return try open(at: url, busyTimeout: 5, createFolder: createFolder) }
+        var config = configuration(busyTimeout: 5)
+        config.readonly = true
+        let queue: DatabaseQueue
+        do { queue = try DatabaseQueue(path: path, configuration: config) } catch {
+            throw StoreError.wrap(error, path: path)
         }
+        let store = Store(path: path, writer: queue)
+        let recorded: [String]?
+        do { recorded = try store.recordedMigrations() } catch { throw StoreError.wrap(error, path: path) }
+        let known = Set(Store.migrationIdentifiers)
+        if let recorded, Set(recorded) == known { return store }
+        if let recorded, !recorded.isEmpty, !recorded.contains(where: known.contains) {
+            throw StoreError.foreignDatabase(path: path)
+        }
+        if let recorded {
+            let unknown = recorded.filter { !known.contains($0) }.sorted()
+            if !unknown.isEmpty { throw StoreError.newerSchema(path: path, unknown: unknown) }
+        }
+        return try open(at: url, busyTimeout: 5, createFolder: createFolder)
+    }
+
+    /// The migrations recorded in the database, or nil when it has no `schema_migrations` table of cdam's.
+    /// - Throws: `StoreError.foreignDatabase` when it holds other tables and none of cdam's.
+    private func recordedMigrations() throws -> [String]? {
+        try writer.read { db in
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            guard tables.contains("schema_migrations") else {
+                if tables.isEmpty { return nil }
+                throw StoreError.foreignDatabase(path: path)
+            }
+            let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(schema_migrations)").map { $0["name"] as String? ?? "" }
+            guard columns.contains("identifier") else { throw StoreError.foreignDatabase(path: path) }
+            return try String.fetchAll(db, sql: "SELECT identifier FROM schema_migrations")
+        }
+    }
+
+    /// Refuses, before anything is written, a non-empty database that is not cdam's (another program's tables,
+    /// or migrations of which cdam knows none).
+    private static func checkNotForeign(_ url: URL, busyTimeout: TimeInterval) throws {
+        let path = url.path
+        let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        guard size > 0 else { return }
+        var config = configuration(busyTimeout: busyTimeout)
+        config.readonly = true
+        // A file SQLite cannot open read-only is left to the writable open, which reports it.
+        guard let queue = try? DatabaseQueue(path: path, configuration: config) else { return }
+        let store = Store(path: path, writer: queue)
+        let recorded: [String]?
+        do { recorded = try store.recordedMigrations() } catch let error as StoreError {
+            if case .foreignDatabase = error { throw error }
+            return
+        } catch { return }
+        let known = Set(Store.migrationIdentifiers)
+        if let recorded, !recorded.isEmpty, !recorded.contains(where: known.contains) {
+            throw StoreError.foreignDatabase(path: path)
+        }
+    }
+
+    static func open(at url: URL, busyTimeout: TimeInterval, createFolder: Bool = true) throws -> Store {
+        let path = url.path
+        let folder = url.deletingLastPathComponent()
+        if !FileManager.default.fileExists(atPath: folder.path) {
+            guard createFolder else {
+                throw StoreError.cannotOpen(path: path, reason: "its folder \(folder.path) does not exist; create it first (or check the --db path)")
+            }
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError.cannotOpen(path: path, reason: "cannot create its folder: \(error.localizedDescription)")
+            }
+        }
+        try checkNotForeign(url, busyTimeout: busyTimeout)
         do {
             let pool = try DatabasePool(path: path, configuration: configuration(busyTimeout: busyTimeout))
             let store = Store(path: path, writer: pool)
@@ -120,10 +203,12 @@ public final class Store: @unchecked Sendable {
         do { return try writer.write(body) } catch { throw StoreError.wrap(error, path: path) }
     }
 
-    static func now() -> String {
+    static func now() -> String { timestamp(Date()) }
+
+    static func timestamp(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        return formatter.string(from: date)
     }
 
     /// The result of `PRAGMA integrity_check` and `PRAGMA foreign_key_check`: `["ok"]` when sound.

@@ -29,6 +29,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case notFound(path: String, what: String)
     /// Any other SQLite failure.
     case sqlite(path: String, message: String)
+    /// A non-empty SQLite database that is not cdam's: refused before anything is written.
+    case foreignDatabase(path: String)
 
     public var description: String {
         switch self {
@@ -58,6 +60,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             return "\(path): \(what)"
         case .sqlite(let path, let message):
             return "\(path): database error: \(message)"
+        case .foreignDatabase(let path):
+            return "\(path): an SQLite database of another program (its tables are not cdam's); nothing was written; pass a new file or a cdam database with --db"
         }
     }
 

@@ -39,7 +39,14 @@ public enum ImageInput {
                 missing.append(InputError(image: path, error: WorkbenchError.failed("\(path): no such file or folder")))
                 continue
             }
-            files += try expand([path])
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                let found = try ImageFiles.search(URL(fileURLWithPath: path))
+                files += found.files
+                missing += found.skipped.map { InputError(image: $0.image, error: WorkbenchError.failed($0.error)) }
+            } else {
+                files += try expand([path])
+            }
         }
         return (files, missing)
     }
@@ -47,6 +54,11 @@ public enum ImageInput {
     /// Reads, decodes and preprocesses one file.
     /// - Throws: `ImageError` naming the file and what is wrong with it.
     public static func prepare(_ url: URL, preprocessing: Preprocessing, options: DecodeOptions) throws -> PreparedImage {
+        var st = stat()
+        if stat(url.path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            // A FIFO would block the read and /dev/zero never end; say what it is (not "permission denied").
+            throw ImageError(path: url.path, reason: .unreadable((st.st_mode & S_IFMT) == S_IFDIR ? "a folder, not an image file" : "not a regular file (a FIFO, socket or device)"))
+        }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw ImageError(path: url.path, reason: .unreadable(error.localizedDescription))

@@ -14,6 +14,8 @@ public struct InstalledModel: Codable, Sendable {
     public var weightsBytes: Int
     public var source: String?
     public var isDefault: Bool
+    /// Why the model cannot be used (a bad config.json, missing weights), or nil.
+    public var broken: String? = nil
 }
 
 /// A model loaded for work, with the identity embeddings and concepts are tied to.
@@ -59,6 +61,9 @@ public struct ModelRegistry {
     public func directory(of name: String) throws -> URL {
         let dir = home.models.appendingPathComponent(name, isDirectory: true)
         let fm = FileManager.default
+        guard !name.isEmpty, !name.hasPrefix("."), !name.contains("/") else {
+            throw WorkbenchError.failed("'\(name)' is not a model name (see `cdam model list`)")
+        }
         guard fm.fileExists(atPath: dir.appendingPathComponent("config.json").path),
               fm.fileExists(atPath: dir.appendingPathComponent("model.safetensors").path) else {
             let hint = name == ModelFetch.modelName ? "run `cdam model fetch`" : "run `cdam model import DIR --name \(name)` or `cdam model list`"
@@ -68,10 +73,48 @@ public struct ModelRegistry {
         return dir
     }
 
-    /// Every installed model, by name.
+    /// Every installed model, by name; a broken one is listed with `broken` saying why. Hidden folders (the
+    /// `.import-*` staging folders of an interrupted `model import`) are not models: those older than an hour
+    /// are removed.
     public func list() -> [InstalledModel] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: home.models.path)) ?? []
-        return names.sorted().compactMap { try? info($0) }
+        cleanStaleStaging()
+        let fm = FileManager.default
+        let names = ((try? fm.contentsOfDirectory(atPath: home.models.path)) ?? []).filter { name in
+            var isDir: ObjCBool = false
+            return !name.hasPrefix(".") && fm.fileExists(atPath: home.models.appendingPathComponent(name).path, isDirectory: &isDir) && isDir.boolValue
+        }
+        return names.sorted().map { name in
+            do { return try info(name) } catch {
+                let why = (error as? WorkbenchError)?.description ?? (error as? ModelError)?.description ?? "\(error)"
+                return InstalledModel(name: name, directory: home.models.appendingPathComponent(name).path, family: "?",
+                                      width: 0, layers: 0, heads: 0, patchSize: 0, weightsSHA256: "", weightsBytes: 0,
+                                      source: nil, isDefault: name == defaultName, broken: why)
+            }
+        }
+    }
+
+    /// Removes `.import-*` staging folders left by an interrupted `model import` more than an hour ago.
+    func cleanStaleStaging() {
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: home.models.path)) ?? [] where name.hasPrefix(".import-") {
+            let url = home.models.appendingPathComponent(name)
+            let modified = (try? fm.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? Date()
+            if Date().timeIntervalSince(modified) > 3600 { try? fm.removeItem(at: url) }
+        }
+    }
+
+    /// Hashes the weights again and compares with the recorded sha256 (the routine check trusts an unchanged
+    /// size and modification time).
+    /// - Throws: `WorkbenchError.failed` when they differ or the model is not installed.
+    public func verify(_ name: String) throws -> String {
+        let dir = try directory(of: name)
+        let weights = dir.appendingPathComponent("model.safetensors")
+        guard let recorded = readRecord(dir)?["weights_sha256"] else { return try recordSHA(dir) }
+        let actual = try ModelFetch.sha256Hex(of: weights)
+        guard actual == recorded else {
+            throw WorkbenchError.failed("\(weights.path): sha256 \(actual.prefix(16))… differs from the recorded \(recorded.prefix(16))…: the file changed after it was installed; run `cdam model fetch` (or import the model again)")
+        }
+        return actual
     }
 
     /// The model's architecture and identity, without loading its weights.
@@ -109,7 +152,8 @@ public struct ModelRegistry {
     @discardableResult
     public func importModel(from source: URL, name: String?) throws -> InstalledModel {
         let name = name ?? source.standardizedFileURL.lastPathComponent
-        guard !name.isEmpty, !name.contains("/"), name != "DEFAULT" else {
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."), name != "DEFAULT", name.utf8.count <= 200,
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw WorkbenchError.usage("'\(name)' is not a usable model name; pass --name NAME")
         }
         do {
@@ -118,6 +162,7 @@ public struct ModelRegistry {
             throw WorkbenchError.failed("\(source.path): cannot import: \(error.description)")
         }
         try home.create()
+        cleanStaleStaging()
         let fm = FileManager.default
         let target = home.models.appendingPathComponent(name, isDirectory: true)
         if fm.fileExists(atPath: target.path) {

@@ -179,6 +179,12 @@ public func runQuery(_ files: [URL], request: QueryRequest, embedder: ModelEmbed
 /// - Throws: `WorkbenchError` when an output file cannot be written.
 public func explain(_ image: PreparedImage, request: QueryRequest, model: VisionTransformer) throws -> QueryImage {
     let h = image.resized.height, w = image.resized.width
+    // Explicit checks before the backward pass reads the directions (no precondition: -Ounchecked removes them).
+    for t in request.targets + request.randomTargets.flatMap({ $0 }) {
+        if let problem = t.problem(width: model.config.hiddenSize) {
+            throw WorkbenchError.failed("target '\(t.name)' cannot be used with this model: \(problem)")
+        }
+    }
     let wants = Set(request.maps).union(request.faithfulness ? [.tam] : [])
     let options = ForwardOptions(keep: wants.contains(.rp) ? .allBlocks : .lastBlock, attentions: wants.contains(.rollout))
     let result = try model.forward(pixels: image.pixels, batch: 1, height: h, width: w, options: options)
@@ -299,7 +305,9 @@ func renderQueryImages(_ entry: inout QueryImage, image: PreparedImage, director
 /// Encodes and writes a PNG atomically.
 /// - Throws: `WorkbenchError.failed` naming the file.
 public func writePNG(_ image: RGBImage, to url: URL) throws {
-    do { try encodePNG(image).write(to: url, options: .atomic) } catch {
-        throw WorkbenchError.failed("\(url.path): cannot write the image (\(error.localizedDescription))")
+    let data: Data
+    do { data = try encodePNG(image) } catch {
+        throw WorkbenchError.failed("\(url.path): cannot encode the image (\(error))")
     }
+    try SafeWrite.write(data, to: url, what: "image", createFolder: true)
 }

@@ -67,6 +67,7 @@ public final class ModelEmbedder: ImageEmbedder {
 public func openEmbedder(home: Home, model: String?, height: Int, width: Int, crop: Bool,
                          allowTruncated: Bool) throws -> ModelEmbedder {
     let loaded = try ModelRegistry(home: home).load(model)
+    try Limits.checkSize(height: height, width: width, patch: loaded.transformer.config.patchSize)
     do { try loaded.transformer.validate(height: height, width: width) } catch let error as ModelError {
         throw WorkbenchError.usage("--size: \(error.description)")
     }

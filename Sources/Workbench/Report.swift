@@ -94,14 +94,20 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
                         progress: (String) -> Void = { _ in }) throws -> ReportDocument {
     guard !request.concepts.isEmpty else { throw WorkbenchError.usage("name at least one concept (see `cdam concept list`)") }
     let fm = FileManager.default
-    let out = request.outDirectory
+    // The report is written into a staging folder beside --out and swapped in whole at the end: a failed run
+    // leaves the previous report as it was (never a mix of old and new files).
+    let final = request.outDirectory
+    try SafeWrite.checkReportFolder(final)
+    let out = try SafeWrite.stagingFolder(for: final)
+    var swapped = false
+    defer { if !swapped { try? fm.removeItem(at: out) } }
     let imagesDir = out.appendingPathComponent("images", isDirectory: true)
     do { try fm.createDirectory(at: imagesDir, withIntermediateDirectories: true) } catch {
-        throw WorkbenchError.failed("\(out.path): cannot create the report folder (\(error.localizedDescription))")
+        throw WorkbenchError.failed("\(final.path): cannot create the report folder (\(SafeWrite.reason(error)))")
     }
     let model = embedder.model.transformer
     let resolved = try request.concepts.map { try resolveConcept($0, modelName: embedder.modelName, store: store) }
-    let targets = try resolved.map { try target(of: $0.concept) }
+    let targets = try resolved.map { try target(of: $0.concept, width: model.config.hiddenSize) }
     guard let modelRecord = resolved.first?.model else { throw WorkbenchError.failed("no concept") }
     if let collection = request.collection { _ = try requireCollection(collection, store: store) }
     let index = try SearchIndex(store: store, modelID: modelRecord.id, preprocessingID: embedder.preprocessingID,
@@ -221,31 +227,49 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
     let document = ReportDocument(model: embedder.modelName, modelSHA256: embedder.modelSHA256, collection: request.collection,
                                   createdAt: formatter.string(from: Date()), concepts: sections, comparisons: comparisons,
                                   grid: grid, notes: notes)
+    let json: Data
     do {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(document).write(to: out.appendingPathComponent("report.json"), options: .atomic)
-        try Data(csv.utf8).write(to: out.appendingPathComponent("scores.csv"), options: .atomic)
-        try Data(ReportHTML.render(document, legend: legend, base: out).utf8).write(to: out.appendingPathComponent("index.html"), options: .atomic)
+        json = try encoder.encode(document)
     } catch {
-        throw WorkbenchError.failed("\(out.path): cannot write the report (\(error.localizedDescription))")
+        throw WorkbenchError.failed("\(final.path): cannot encode the report (\(error))")
     }
+    try SafeWrite.write(json, to: out.appendingPathComponent("report.json"), what: "report")
+    try SafeWrite.write(Data(csv.utf8), to: out.appendingPathComponent("scores.csv"), what: "report")
+    try SafeWrite.write(Data(ReportHTML.render(document, legend: legend, base: out).utf8),
+                        to: out.appendingPathComponent("index.html"), what: "report")
+    try SafeWrite.swapFolder(out, into: final, marker: "report.json")
+    swapped = true
     return document
 }
 
+/// One CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF. A text field that a spreadsheet
+/// would read as a formula (starting with =, +, -, @, tab or CR) gets a leading apostrophe (OWASP's advice
+/// against CSV injection); numbers are written by the caller and never pass through here.
 func csvField(_ s: String) -> String {
-    s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    var s = s
+    if let first = s.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { s = "'" + s }
+    return s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r")
+        ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }
 
+/// The histogram of the finite scores, in Double (a range of 6e38 overflows Float, and converting an
+/// infinite bin position to Int traps). NaN and infinite scores are left out.
 func distribution(_ scores: [Float], bins: Int = 24) -> ReportDocument.Distribution {
-    guard let lo = scores.min(), let hi = scores.max() else {
+    let finite = scores.filter(\.isFinite).map(Double.init)
+    guard let lo = finite.min(), let hi = finite.max() else {
         return .init(count: 0, mean: 0, std: 0, min: 0, max: 0, bins: [])
     }
-    let n = Float(scores.count)
-    let mean = scores.reduce(0, +) / n
-    let std = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / n).squareRoot()
+    let n = Double(finite.count)
+    let mean = finite.reduce(0, +) / n
+    let std = (finite.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / n).squareRoot()
     var counts = [Int](repeating: 0, count: bins)
-    let width = max(hi - lo, .leastNormalMagnitude)
-    for s in scores { counts[min(bins - 1, Int((s - lo) / width * Float(bins)))] += 1 }
-    return .init(count: scores.count, mean: mean, std: std, min: lo, max: hi, bins: counts)
+    let width = hi - lo
+    for s in finite {
+        let position = width > 0 ? (s - lo) / width * Double(bins) : 0
+        counts[Swift.max(0, Swift.min(bins - 1, Int(position.isFinite ? position : 0)))] += 1
+    }
+    return .init(count: finite.count, mean: Float(mean), std: Float(std.isFinite ? std : .greatestFiniteMagnitude),
+                 min: Float(lo), max: Float(hi), bins: counts)
 }

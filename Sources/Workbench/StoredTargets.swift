@@ -24,13 +24,14 @@ public struct StoredTargets: Sendable {
 /// - Throws: `StoreError` on database failures (an unknown collection among them).
 public func storedTargets(names: [String], contrasts: [String], modelName: String, collection: String? = nil,
                           randomConcepts: Int = 0, store: Store) throws -> StoredTargets {
+    try Limits.checkRandomConcepts(randomConcepts)
     var out = StoredTargets(targets: [], references: [], randomTargets: [], errors: [])
     // Per target, the records whose background images form its reference.
     var sources: [[ConceptRecord]] = []
     func lookup(_ name: String) -> (Target, ConceptRecord)? {
         do {
-            let record = try resolveConcept(name, modelName: modelName, store: store).concept
-            return (try target(of: record), record)
+            let (record, model) = try resolveConcept(name, modelName: modelName, store: store)
+            return (try target(of: record, width: model.width), record)
         } catch {
             out.errors.append(String(describing: error))
             return nil
@@ -44,7 +45,14 @@ public func storedTargets(names: [String], contrasts: [String], modelName: Strin
             }
             let all = try store.concepts(modelID: model.id)
             if all.isEmpty { out.errors.append("no concepts are stored for model \(modelName); define one with `cdam concept define`") }
-            for record in all { if let t = try? target(of: record) { out.targets.append(t); sources.append([record]) } }
+            for record in all {
+                do {
+                    out.targets.append(try target(of: record, width: model.width))
+                    sources.append([record])
+                } catch {
+                    out.errors.append(String(describing: error))
+                }
+            }
         } else if let (t, record) = lookup(name) {
             out.targets.append(t)
             sources.append([record])

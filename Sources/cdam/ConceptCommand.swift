@@ -63,7 +63,7 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try Store.open(at: homeOptions.databaseURL)
+                let store = try homeOptions.store()
                 let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let definition = ConceptDefinition(name: name, description: description, kind: Target.Kind(rawValue: kind)!,
                                                    examples: examples, negatives: negatives, background: background,
@@ -87,7 +87,7 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let concepts = try listConcepts(modelName: modelOptions.model, store: try Store.open(at: homeOptions.databaseURL))
+                let concepts = try listConcepts(modelName: modelOptions.model, store: try homeOptions.readStore())
                 if output.json { return try printJSON(concepts) }
                 if concepts.isEmpty { print("no concepts yet (define one with `cdam concept define NAME --examples DIR`)"); return }
                 for c in concepts {
@@ -107,7 +107,7 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let details = try showConcept(name, modelName: modelOptions.model, store: try Store.open(at: homeOptions.databaseURL))
+                let details = try showConcept(name, modelName: modelOptions.model, store: try homeOptions.readStore())
                 if output.json { return try printJSON(details) }
                 printSummary(details.summary)
                 print(String(format: "  |direction| %.4g, bias %.4g, preprocessing ", details.directionNorm, details.bias) + details.summary.preprocessing)
@@ -127,7 +127,7 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let removed = try removeConcept(name, modelName: modelOptions.model, store: try Store.open(at: homeOptions.databaseURL))
+                let removed = try removeConcept(name, modelName: modelOptions.model, store: try homeOptions.store())
                 if output.json { return try printJSON(removed) }
                 print("removed concept '\(removed.name)' (\(removed.model))")
             }
@@ -145,7 +145,7 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let export = try exportConcept(name, modelName: modelOptions.model, store: try Store.open(at: homeOptions.databaseURL))
+                let export = try exportConcept(name, modelName: modelOptions.model, store: try homeOptions.readStore())
                 guard let out else { return try printJSON(export) }
                 let url = URL(fileURLWithPath: out)
                 try writeConceptExport(export, to: url)
@@ -168,7 +168,7 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try Store.open(at: homeOptions.databaseURL)
+                let store = try homeOptions.store()
                 let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let model = ModelInfo(name: embedder.modelName, weightsSHA256: embedder.modelSHA256, width: embedder.width,
                                       patchSize: embedder.patchSize, preprocessing: embedder.preprocessingDescription)
@@ -193,7 +193,7 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try Store.open(at: homeOptions.databaseURL)
+                let store = try homeOptions.store()
                 let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let progress = ProgressLine()
                 let report = try syncConcepts(directory: URL(fileURLWithPath: directory), embedder: embedder, store: store,
@@ -239,7 +239,7 @@ extension ConceptCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try Store.open(at: homeOptions.databaseURL)
+                let store = try homeOptions.store()
                 let embedder = positives.isEmpty ? nil : try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let progress = ProgressLine()
                 let result = try evaluateConcept(name, modelName: modelOptions.model, collection: background,

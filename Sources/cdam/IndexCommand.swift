@@ -36,7 +36,7 @@ struct IndexCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let store = try Store.open(at: homeOptions.databaseURL)
+            let store = try homeOptions.store()
             let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
             let progress = ProgressLine()
             let report = try indexImages(directory: URL(fileURLWithPath: directory), collection: collection,

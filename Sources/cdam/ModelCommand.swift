@@ -7,7 +7,7 @@ struct ModelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Install, inspect and choose the ViT models cdam runs.",
-        subcommands: [Fetch.self, Import.self, List.self, Info.self, Default.self])
+        subcommands: [Fetch.self, Import.self, List.self, Info.self, Verify.self, Default.self])
 
     struct Fetch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -84,8 +84,24 @@ struct ModelCommand: AsyncParsableCommand {
                 if output.json { try printJSON(["models": models]); return }
                 if models.isEmpty { print("no models installed; run `cdam model fetch`"); return }
                 for m in models {
+                    if let broken = m.broken { print("\(m.isDefault ? "*" : " ") \(m.name)  BROKEN: \(broken)"); continue }
                     print("\(m.isDefault ? "*" : " ") \(m.name)  \(m.family) D=\(m.width) L=\(m.layers) patch \(m.patchSize)  sha256 \(m.weightsSHA256.prefix(12))")
                 }
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Hash a model's weights again and compare with the recorded sha256.", discussion: "Other commands re-hash the weights only when their size or modification time changed; verify hashes them whatever.\n\nExamples:\n  cdam model verify\n  cdam model verify dinov2-small-imgfocus")
+        @Argument(help: "Model name (default: the default model).") var name: String?
+        @OptionGroup var homeOptions: HomeOptions
+
+        func run() async throws {
+            try await runReportingErrors {
+                let registry = ModelRegistry(home: homeOptions.resolvedHome)
+                let model = name ?? registry.defaultName
+                let sha = try registry.verify(model)
+                print("\(model): weights match the recorded sha256 \(sha)")
             }
         }
     }

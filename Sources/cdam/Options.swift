@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Workbench
+import Store
 
 /// `--home` and `--db`: where the workbench keeps its models and database.
 struct HomeOptions: ParsableArguments {
@@ -12,6 +13,14 @@ struct HomeOptions: ParsableArguments {
 
     var resolvedHome: Home { Home.resolve(explicit: home) }
     var databaseURL: URL { db.map { URL(fileURLWithPath: $0) } ?? resolvedHome.database }
+
+    /// Opens the database for a command that writes. A `--db` in a missing folder is an error (the home's
+    /// folder is created).
+    func store() throws -> Store { try Store.open(at: databaseURL, createFolder: db == nil) }
+
+    /// Opens the database read-only for a command that only reads (it reads while another process writes,
+    /// and reads a file it may not write).
+    func readStore() throws -> Store { try Store.openForReading(at: databaseURL, createFolder: db == nil) }
 }
 
 /// `--model`: which installed model embeds.

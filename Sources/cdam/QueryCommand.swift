@@ -111,7 +111,7 @@ struct QueryCommand: AsyncParsableCommand {
             var randomTargets: [[Target]] = []
             var failedConcepts = 0
             // The database serves stored concepts, collections, and embeddings reused by content hash.
-            let store = try Store.open(at: homeOptions.databaseURL)
+            let store = try homeOptions.store()
             if !conceptNames.isEmpty || !contrast.isEmpty {
                 let stored = try storedTargets(names: conceptNames, contrasts: contrast, modelName: embedder.modelName,
                                                collection: collection, randomConcepts: significance ? randomConcepts : 0, store: store)

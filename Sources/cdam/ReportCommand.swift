@@ -45,7 +45,7 @@ struct ReportCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let renderOptions = try render.options()
-            let store = try Store.open(at: homeOptions.databaseURL)
+            let store = try homeOptions.readStore()
             let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: 224, width: 224,
                                             crop: false, allowTruncated: false)
             let request = ReportRequest(concepts: concepts, collection: collection, top: top, comparisonImages: compare,

@@ -38,7 +38,7 @@ struct SearchCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let store = try Store.open(at: homeOptions.databaseURL)
+            let store = try homeOptions.readStore()
             let found = try searchConcept(concept, modelName: modelOptions.model, collection: collection, top: top,
                                           includeExamples: includeExamples, store: store)
             for warning in found.warnings ?? [] { printError("warning: \(warning)") }

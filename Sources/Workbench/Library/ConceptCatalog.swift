@@ -55,12 +55,18 @@ public func resolveConcept(_ name: String, modelName: String?, store: Store) thr
 }
 
 /// The target a stored concept scores with.
-/// - Throws: `WorkbenchError.failed` when the stored kind is unknown to this cdam.
-public func target(of concept: ConceptRecord) throws -> Target {
+/// - Parameter width: the model's embedding width, checked against the stored direction.
+/// - Throws: `WorkbenchError.failed` when the stored kind is unknown to this cdam, or the vector is damaged
+///   (wrong width, NaN or infinite numbers, too large for finite scores).
+public func target(of concept: ConceptRecord, width: Int? = nil) throws -> Target {
     guard let kind = Target.Kind(rawValue: concept.kind) else {
         throw WorkbenchError.failed("concept '\(concept.name)': unknown kind '\(concept.kind)' (made by a newer cdam?)")
     }
-    return Target(name: concept.name, kind: kind, direction: concept.direction, bias: concept.bias)
+    let t = Target(name: concept.name, kind: kind, direction: concept.direction, bias: concept.bias)
+    if let problem = t.problem(width: width) {
+        throw WorkbenchError.failed("concept '\(concept.name)' is damaged: \(problem); define it again (`cdam concept define \(concept.name) --replace ...`) or remove it")
+    }
+    return t
 }
 
 /// Every stored concept (of model `modelName` only, when given), by name.
@@ -158,12 +164,11 @@ public func exportConcept(_ name: String, modelName: String? = nil, store: Store
 public func writeConceptExport(_ export: ConceptExport, to url: URL) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-    do {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try encoder.encode(export).write(to: url, options: .atomic)
-    } catch {
-        throw WorkbenchError.failed("\(url.path): cannot write the concept file (\(error.localizedDescription))")
+    let data: Data
+    do { data = try encoder.encode(export) } catch {
+        throw WorkbenchError.failed("\(url.path): cannot encode concept '\(export.name)' (\(error))")
     }
+    try SafeWrite.write(data, to: url, what: "concept file", createFolder: true)
 }
 
 /// Imports a concept file written by `concept export` for the current model (`model`, typically the
@@ -173,10 +178,7 @@ public func writeConceptExport(_ export: ConceptExport, to url: URL) throws {
 ///   was made with another model (weights sha256 differ), or its direction's width is wrong; `StoreError` on failures.
 public func importConcept(from url: URL, model: ModelInfo, rename: String? = nil, replace: Bool = false,
                           store: Store) throws -> ConceptSummary {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-        throw WorkbenchError.failed("\(url.path): cannot read the file (\(error.localizedDescription))")
-    }
+    let data = try readInputFile(url, what: "concept file", limit: 64 << 20)
     let export: ConceptExport
     do { export = try JSONDecoder().decode(ConceptExport.self, from: data) } catch {
         throw WorkbenchError.failed("\(url.path): not a concept file written by `cdam concept export` (\(decodingMessage(error)))")
@@ -187,10 +189,29 @@ public func importConcept(from url: URL, model: ModelInfo, rename: String? = nil
     guard export.model.weightsSHA256 == model.weightsSHA256 else {
         throw WorkbenchError.failed("\(url.path): concept '\(export.name)' was made with model \(export.model.name) (sha256 \(export.model.weightsSHA256.prefix(12))…), not \(model.name) (sha256 \(model.weightsSHA256.prefix(12))…); import it with --model \(export.model.name) if installed, or re-define it with `cdam concept define`")
     }
-    guard export.direction.count == model.width, Target.Kind(rawValue: export.kind) != nil else {
-        throw WorkbenchError.failed("\(url.path): concept '\(export.name)' has kind '\(export.kind)' and \(export.direction.count) numbers; expected a known kind and \(model.width)")
+    guard export.version >= 1 else {
+        throw WorkbenchError.failed("\(url.path): format version \(export.version) is not one this cdam reads (\(ConceptExport.formatName) 1)")
+    }
+    guard let kind = Target.Kind(rawValue: export.kind), kind != .classLogit else {
+        throw WorkbenchError.failed("\(url.path): concept has kind '\(export.kind)'; expected mean, cosine, contrast, centred, probe or whitened")
     }
     let name = rename ?? export.name
+    // The same checks as `concept define` (one validation for every entry point), then the vector's.
+    do {
+        try Limits.checkConceptName(name)
+        try Limits.checkDescription(export.description, concept: name)
+    } catch let error as WorkbenchError {
+        throw WorkbenchError.failed("\(url.path): \(error.description)")
+    }
+    if let problem = Target(name: name, kind: kind, direction: export.direction, bias: export.bias).problem(width: model.width) {
+        throw WorkbenchError.failed("\(url.path): concept \(printable(name)) cannot be imported: \(problem)")
+    }
+    guard Limits.isPreprocessingID(export.preprocessing, patch: model.patchSize) else {
+        throw WorkbenchError.failed("\(url.path): preprocessing \(printable(String(export.preprocessing.prefix(80)))) is not one cdam makes (e.g. pil-bicubic-224x224: sides multiples of the patch size \(model.patchSize), up to \(Limits.maxSide))")
+    }
+    guard export.examples.count <= 1_000_000, export.background.count <= 10_000 else {
+        throw WorkbenchError.failed("\(url.path): too many examples or too long a background name")
+    }
     if !replace, let existing = try store.model(named: model.name),
        try store.concepts(modelID: existing.id).contains(where: { $0.name == name }) {
         throw WorkbenchError.usage("\(url.path): concept '\(name)' already exists for model \(model.name); add --replace to overwrite it, or --name to import it under another name")

@@ -113,8 +113,11 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
                           onlyIfChanged: Bool = false, replace: Bool = false, batchSize: Int = 8,
                           progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptSummary {
     let name = definition.name
-    guard !name.isEmpty, !name.contains(where: { $0.isNewline }) else {
-        throw WorkbenchError.usage("a concept needs a one-line, non-empty name")
+    try Limits.checkConceptName(name)
+    try Limits.checkDescription(definition.description, concept: name)
+    try Limits.checkRandomConcepts(definition.randomConcepts)
+    guard definition.excludeSimilar <= Limits.maxExcludeSimilar else {
+        throw WorkbenchError.usage("concept '\(name)': --exclude-similar \(definition.excludeSimilar): at most \(Limits.maxExcludeSimilar)")
     }
     if definition.kind == .classLogit {
         throw WorkbenchError.usage("concept '\(name)': kind 'class' is a trained head, not an example concept; use mean, cosine, contrast, centred, probe or whitened")
@@ -245,6 +248,8 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
         + negativeSHAs.map { ConceptExample(sha256: $0, role: .negative) }
         + backgroundSHAs.map { ConceptExample(sha256: $0, role: .background) }
     let saved = try store.saveConcept(record, examples: roles)
+    // The concept now keeps its examples: the lease that protected them from `prune` while it was built ends.
+    try? store.releaseLease()
     var summary = try summarize(saved, model: model, store: store)
     summary.status = "defined"
     summary.errors = failures

@@ -58,8 +58,9 @@ public func evaluateConcept(_ name: String, modelName: String? = nil, collection
                             randomConcepts: Int = 50, positives heldOutSources: [String] = [],
                             embedder: ImageEmbedder? = nil, store: Store,
                             progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptEvaluation {
+    try Limits.checkRandomConcepts(randomConcepts)
     let (record, model) = try resolveConcept(name, modelName: modelName, store: store)
-    let conceptTarget = try target(of: record)
+    let conceptTarget = try target(of: record, width: model.width)
     let kind = conceptTarget.kind
     let examples = try store.conceptExamples(conceptID: record.id)
     let positives = examples.filter { $0.example.role == .positive }.map(\.example.sha256)

@@ -4,7 +4,8 @@ import Store
 
 /// Concept definitions kept as text files (`concepts/NAME.concept`), loaded by `concept sync`.
 ///
-/// The format is one `key: value` per line; `#` starts a comment line; blank lines are ignored.
+/// The format is one `key: value` per line; `#` starts a comment line, and `#` after a space a comment at the end of
+/// a line (write `\#` for a literal '#'); blank lines are ignored.
 ///
 ///     name: fruit                      # default: the file's name without .concept
 ///     description: apples and oranges  # free text
@@ -38,7 +39,8 @@ public enum ConceptFile {
             }
             let key = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
             var value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if let hash = value.range(of: " #") { value = value[..<hash.lowerBound].trimmingCharacters(in: .whitespaces) }
+            // " #" starts a comment (also after a tab); "\#" is a literal '#', so a value can hold " #".
+            value = stripComment(value)
             guard keys.contains(key) else {
                 throw WorkbenchError.failed("\(place): unknown key '\(key)'; known keys: \(keys.joined(separator: ", "))")
             }
@@ -61,15 +63,15 @@ public enum ConceptFile {
         }
         var random = 50
         if let text = values["random-concepts"]?.first {
-            guard let parsed = Int(text), parsed >= 0 else {
-                throw WorkbenchError.failed("\(url.path): random-concepts '\(text)' is not a whole number >= 0")
+            guard let parsed = Int(text), Limits.randomConcepts.contains(parsed) else {
+                throw WorkbenchError.failed("\(url.path): random-concepts '\(text)' is not a whole number in \(Limits.randomConcepts.lowerBound)...\(Limits.randomConcepts.upperBound)")
             }
             random = parsed
         }
         var excludeSimilar = 0
         if let text = values["exclude-similar"]?.first {
-            guard let parsed = Int(text), parsed >= 0 else {
-                throw WorkbenchError.failed("\(url.path): exclude-similar '\(text)' is not a whole number >= 0")
+            guard let parsed = Int(text), parsed >= 0, parsed <= Limits.maxExcludeSimilar else {
+                throw WorkbenchError.failed("\(url.path): exclude-similar '\(text)' is not a whole number in 0...\(Limits.maxExcludeSimilar)")
             }
             excludeSimilar = parsed
         }
@@ -80,6 +82,20 @@ public enum ConceptFile {
                                  examples: examples, negatives: values["negatives"] ?? [],
                                  background: values["background"]?.first, randomConcepts: random,
                                  base: url.deletingLastPathComponent().path, file: url.path, excludeSimilar: excludeSimilar)
+    }
+
+    /// The value before an inline comment (a '#' after whitespace), with `\#` turned into '#'.
+    static func stripComment(_ value: String) -> String {
+        let chars = Array(value)
+        var out = "", i = 0
+        while i < chars.count {
+            let ch = chars[i]
+            if ch == "\\", i + 1 < chars.count, chars[i + 1] == "#" { out.append("#"); i += 2; continue }
+            if ch == "#", i > 0, chars[i - 1] == " " || chars[i - 1] == "\t" { break }
+            out.append(ch)
+            i += 1
+        }
+        return out.trimmingCharacters(in: .whitespaces)
     }
 
     /// Replaces each `${NAME}` with the environment's value.
@@ -102,9 +118,9 @@ public enum ConceptFile {
     /// Reads and parses a concept file.
     /// - Throws: `WorkbenchError.failed` naming the file when it cannot be read or parsed.
     public static func load(_ url: URL) throws -> ConceptDefinition {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw WorkbenchError.failed("\(url.path): cannot read the concept file (\(error.localizedDescription))")
+        let data = try readInputFile(url, what: "concept file", limit: 1 << 20)
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw WorkbenchError.failed("\(url.path): the concept file is not UTF-8 text")
         }
         return try parse(text, at: url.standardizedFileURL)
     }

@@ -31,23 +31,79 @@ public enum ImageFiles {
     /// Image files under `directory`, recursively, hidden entries skipped, sorted by path.
     /// - Throws: `WorkbenchError.failed` naming the folder when it does not exist or cannot be read.
     public static func find(in directory: URL) throws -> [URL] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
+        try search(directory).files
+    }
+
+    /// What a folder search found: the image files, and every entry it could not take, with why.
+    public struct Search: Sendable {
+        public var files: [URL]
+        /// Entries not processed: unreadable folders, broken symlinks, symlink loops, FIFOs and devices,
+        /// names that are not UTF-8. (Hidden entries and files that are not images are left out quietly.)
+        public var skipped: [FileFailure]
+    }
+
+    /// Image files under `directory`, recursively: symlinked folders and files are followed (each real folder
+    /// is visited once, so a symlink loop ends), hidden entries are skipped, and every other entry that cannot
+    /// be processed is reported in `skipped`. Sorted by path.
+    /// - Throws: `WorkbenchError.failed` naming the folder when it does not exist or cannot be read.
+    public static func search(_ directory: URL) throws -> Search {
+        var st = stat()
+        guard stat(directory.path, &st) == 0 else {
+            if lstat(directory.path, &st) == 0 { throw WorkbenchError.failed("\(directory.path): a symlink to a missing file or folder") }
             throw WorkbenchError.failed("\(directory.path): no such file or folder")
         }
-        guard isDirectory.boolValue else {
-            return isCandidate(directory) ? [directory.standardizedFileURL] : []
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            return Search(files: isCandidate(directory) ? [directory.standardizedFileURL] : [], skipped: [])
         }
-        guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey],
-                                                          options: [.skipsHiddenFiles]) else {
-            throw WorkbenchError.failed("\(directory.path): cannot read the folder")
+        var out = Search(files: [], skipped: [])
+        var visited = Set<String>()
+        guard let root = opendir(directory.path) else {
+            throw WorkbenchError.failed("\(directory.path): cannot read the folder (\(String(cString: strerror(errno))))")
         }
-        var files: [URL] = []
-        for case let url as URL in walker {
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
-            if isCandidate(url) { files.append(url.standardizedFileURL) }
+        closedir(root)
+        walk(directory.standardizedFileURL.path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), visited: &visited, into: &out)
+        out.files.sort { $0.path < $1.path }
+        return out
+    }
+
+    private static func walk(_ path: String, device: UInt64, inode: UInt64, visited: inout Set<String>, into out: inout Search) {
+        guard visited.insert("\(device):\(inode)").inserted else { return }
+        guard let dir = opendir(path) else {
+            out.skipped.append(FileFailure(image: path, error: "\(path): cannot read the folder (\(String(cString: strerror(errno)))); skipped"))
+            return
         }
-        return files.sorted { $0.path < $1.path }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let raw = withUnsafeBytes(of: entry.pointee.d_name) { bytes -> [UInt8] in Array(bytes.prefix(while: { $0 != 0 })) }
+            guard let name = String(validating: raw, as: UTF8.self) else {
+                let shown = raw.map { (32..<127).contains($0) && $0 != 92 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
+                out.skipped.append(FileFailure(image: path + "/" + shown, error: "\(path)/\(shown): the file name is not UTF-8; rename it to process it"))
+                continue
+            }
+            if name.hasPrefix(".") { continue }
+            names.append(name)
+        }
+        closedir(dir)
+        for name in names.sorted() {
+            let child = path == "/" ? "/" + name : path + "/" + name
+            var st = stat()
+            guard stat(child, &st) == 0 else {
+                let why = errno == ELOOP ? "a symlink loop" : "a broken symlink or unreadable entry (\(String(cString: strerror(errno))))"
+                out.skipped.append(FileFailure(image: child, error: "\(child): \(why); skipped"))
+                continue
+            }
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR:
+                walk(child, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), visited: &visited, into: &out)
+            case S_IFREG:
+                let url = URL(fileURLWithPath: child)
+                if isCandidate(url) { out.files.append(url) }
+            default:
+                if extensions.contains(URL(fileURLWithPath: child).pathExtension.lowercased()) {
+                    out.skipped.append(FileFailure(image: child, error: "\(child): not a regular file (a FIFO, socket or device); skipped"))
+                }
+            }
+        }
     }
 
     /// Expands a source (a folder, a file, or a glob such as `data/{apple,orange}*.jpg`) into image

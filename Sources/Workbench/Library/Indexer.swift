@@ -32,11 +32,15 @@ public func indexImages(directory: URL, collection: String? = nil, embedder: Ima
     guard !name.isEmpty, name != "/" else {
         throw WorkbenchError.usage("\(folder.path): give the collection a name with --collection")
     }
-    let files = try ImageFiles.find(in: folder)
+    let found = try ImageFiles.search(folder)
+    let files = found.files
     let model = try store.register(embedder)
-    try store.createCollection(named: name)
+    // Every batch checks that the collection is still this one: a `collection remove` during the run stops it
+    // with an error instead of leaving a partly refilled collection that reports success.
+    let collectionID = try store.createCollection(named: name)
     let result = try ensureEmbedded(files, embedder: embedder, store: store, model: model, collection: name,
-                                    batchSize: batchSize, keepEmbeddings: false, progress: progress)
+                                    collectionID: collectionID, batchSize: batchSize, keepEmbeddings: false, progress: progress)
     return IndexReport(model: embedder.modelName, collection: name, directory: folder.path, found: files.count,
-                       embedded: result.newlyEmbedded, alreadyStored: result.alreadyStored, errors: result.failures)
+                       embedded: result.newlyEmbedded, alreadyStored: result.alreadyStored,
+                       errors: found.skipped + result.failures)
 }

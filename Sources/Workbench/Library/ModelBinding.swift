@@ -25,7 +25,7 @@ struct EmbeddedFiles {
 /// batches, and commits each batch (images, paths, embeddings, collection membership) in one transaction.
 /// An interruption loses at most the batch in flight; rerunning finishes the job.
 func ensureEmbedded(_ files: [URL], embedder: ImageEmbedder, store: Store, model: ModelRecord,
-                    collection: String?, batchSize: Int, keepEmbeddings: Bool,
+                    collection: String?, collectionID: Int64? = nil, batchSize: Int, keepEmbeddings: Bool,
                     progress: ((LibraryProgress) -> Void)?) throws -> EmbeddedFiles {
     var out = EmbeddedFiles()
     let batch = max(1, batchSize)
@@ -62,6 +62,14 @@ func ensureEmbedded(_ files: [URL], embedder: ImageEmbedder, store: Store, model
             let results = embedder.embed(toEmbed.map(\.url))
             for (file, result) in zip(toEmbed, results) {
                 switch result {
+                case .success(let image) where image.sha256 != file.sha256:
+                    // The embedder hashes the bytes it decodes: a different hash means the file changed between
+                    // the two reads. Storing the old hash with the new content's embedding would poison the cache.
+                    pending.remove(file.sha256)
+                    out.failures.append(FileFailure(image: file.url.path, error: "\(file.url.path): the file changed while it was being indexed; nothing was stored for it; run the command again"))
+                case .success(let image) where !image.embedding.allSatisfy(\.isFinite):
+                    pending.remove(file.sha256)
+                    out.failures.append(FileFailure(image: file.url.path, error: "\(file.url.path): the model gave NaN or infinite numbers for this image (damaged weights? check with `cdam model verify`); nothing was stored"))
                 case .success(let image):
                     newImages.append(NewEmbeddedImage(sha256: file.sha256, byteSize: file.byteSize, format: image.format,
                                                       height: image.height, width: image.width, path: file.url.path,
@@ -75,8 +83,9 @@ func ensureEmbedded(_ files: [URL], embedder: ImageEmbedder, store: Store, model
         for duplicate in duplicates where pending.contains(duplicate.sha256) {
             sightings.append(ImageSighting(sha256: duplicate.sha256, path: duplicate.url.path))
         }
-        try store.saveEmbeddedImages(newImages, modelID: model.id, preprocessingID: embedder.preprocessingID, collection: collection)
-        try store.recordSightings(sightings, collection: collection)
+        try store.saveEmbeddedImages(newImages, modelID: model.id, preprocessingID: embedder.preprocessingID,
+                                     collection: collection, expectedCollectionID: collectionID)
+        try store.recordSightings(sightings, collection: collection, expectedCollectionID: collectionID)
         out.newlyEmbedded += newImages.count
         out.alreadyStored += sightings.count
         let readable = hashed.filter { stored.contains($0.sha256) || pending.contains($0.sha256) }

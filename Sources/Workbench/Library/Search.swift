@@ -144,7 +144,7 @@ public func searchConcept(_ concept: String, modelName: String? = nil, collectio
         throw WorkbenchError.failed("collection '\(collection)' has no embeddings for model \(model.name) at \(record.preprocessingID) (the concept's)\(other.isEmpty ? "" : "; it has \(other)"); index it with `cdam index DIR --collection \(collection) --model \(model.name)`")
     }
     let examples = try exampleImageIDs(of: record, store: store)
-    let results = try index.search(try target(of: record), top: top, excluding: includeExamples ? [] : examples, marking: examples)
+    let results = try index.search(try target(of: record, width: model.width), top: top, excluding: includeExamples ? [] : examples, marking: examples)
     return SearchOutput(model: model.name, concept: record.name, results: results,
                         excludedExamples: includeExamples ? 0 : index.count(of: examples),
                         warnings: backgroundWarnings(record, searched: collection))

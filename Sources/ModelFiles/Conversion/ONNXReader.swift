@@ -51,7 +51,18 @@ public struct ONNXTensor: Sendable {
     public var isExternal: Bool
 
     /// The number of elements the shape implies.
-    public var elementCount: Int { dims.reduce(1, *) }
+    /// The number of elements; -1 when a dimension is negative or the product overflows (a hostile file),
+    /// which no byte range matches.
+    public var elementCount: Int {
+        var count = 1
+        for dim in dims {
+            guard dim >= 0 else { return -1 }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            if overflow || product > Int.max / 8 { return -1 }
+            count = product
+        }
+        return count
+    }
 }
 
 /// An attribute of a node; only the kinds this project reads are kept.

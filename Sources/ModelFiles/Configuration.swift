@@ -76,6 +76,14 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         qkvBias = try c.decodeIfPresent(Bool.self, forKey: .qkvBias) ?? true
         if family == .dinov2 {
             let ratio = try c.decode(Double.self, forKey: .mlpRatio)
+            guard ratio.isFinite, ratio > 0, ratio <= 64 else {
+                throw DecodingError.dataCorruptedError(forKey: .mlpRatio, in: c,
+                    debugDescription: "mlp_ratio \(ratio) is outside (0, 64]")
+            }
+            guard (1...ViTConfiguration.maxHidden).contains(hiddenSize) else {
+                throw DecodingError.dataCorruptedError(forKey: .hiddenSize, in: c,
+                    debugDescription: "hidden_size \(hiddenSize) is outside 1...\(ViTConfiguration.maxHidden)")
+            }
             mlpSize = Int((Double(hiddenSize) * ratio).rounded())
             if try c.decodeIfPresent(Bool.self, forKey: .useSwiglu) == true {
                 throw DecodingError.dataCorruptedError(forKey: .useSwiglu, in: c,
@@ -88,10 +96,33 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .hiddenAct, in: c,
                 debugDescription: "hidden_act '\(act)' is not supported (expected 'gelu')")
         }
-        guard hiddenSize % heads == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .heads, in: c,
-                debugDescription: "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(heads)")
+        if let problem = problem {
+            throw DecodingError.dataCorruptedError(forKey: .heads, in: c, debugDescription: problem)
         }
+    }
+
+    /// Bounds of a sane checkpoint (ViT-g has width 1536, 40 layers, 24 heads).
+    public static let maxHidden = 16_384
+    public static let maxLayers = 256
+    public static let maxMLP = 131_072
+    public static let maxImageSize = 8_192
+
+    /// What makes this architecture unusable, or nil: zero or negative sizes (a division by zero in the
+    /// forward pass), a width not divisible by the heads, a LayerNorm eps that is not a small positive number
+    /// (NaN embeddings), sizes that would not fit in memory.
+    public var problem: String? {
+        if !(1...ViTConfiguration.maxHidden).contains(hiddenSize) { return "hidden_size \(hiddenSize) is outside 1...\(ViTConfiguration.maxHidden)" }
+        if !(1...ViTConfiguration.maxLayers).contains(layers) { return "num_hidden_layers \(layers) is outside 1...\(ViTConfiguration.maxLayers)" }
+        if heads <= 0 || heads > hiddenSize { return "num_attention_heads \(heads) is outside 1...hidden_size (\(hiddenSize))" }
+        if hiddenSize % heads != 0 { return "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(heads)" }
+        if !(1...ViTConfiguration.maxMLP).contains(mlpSize) { return "the MLP width \(mlpSize) is outside 1...\(ViTConfiguration.maxMLP)" }
+        if !(1...1024).contains(patchSize) { return "patch_size \(patchSize) is outside 1...1024" }
+        if imageSize < patchSize || imageSize > ViTConfiguration.maxImageSize || imageSize % patchSize != 0 {
+            return "image_size \(imageSize) is not a multiple of patch_size \(patchSize) in \(patchSize)...\(ViTConfiguration.maxImageSize)"
+        }
+        if channels != 3 { return "num_channels \(channels): only RGB (3) models are supported" }
+        if !(layerNormEps.isFinite && layerNormEps > 0 && layerNormEps < 1) { return "layer_norm_eps \(layerNormEps) is not a small positive number" }
+        return nil
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -116,6 +147,10 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     /// Reads and decodes `config.json`.
     /// - Throws: `ModelError.badConfig` naming the file and the problem.
     public static func load(_ url: URL) throws -> ViTConfiguration {
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { throw ModelError.missingFile(url.path) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ModelError.badConfig(url.path, "not a regular file") }
+        guard st.st_size <= 1 << 20 else { throw ModelError.badConfig(url.path, "\(st.st_size) bytes: too large for a config.json") }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw ModelError.missingFile(url.path)

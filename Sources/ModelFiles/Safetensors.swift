@@ -38,9 +38,11 @@ public final class SafetensorsFile {
         guard fileSize >= 8, let prefix = try? handle.read(upToCount: 8), prefix.count == 8 else {
             throw fail("file is \(fileSize) bytes, shorter than its header")
         }
-        let headerLength = prefix.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard headerLength > 1, headerLength <= 100_000_000, 8 + headerLength <= fileSize else {
-            throw fail("header length \(headerLength) does not fit a \(fileSize)-byte file (truncated?)")
+        // The length is a u64: one of 2^63 or more does not fit an Int (converting it would trap).
+        let rawLength = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard let headerLength = Int(exactly: rawLength), headerLength > 1, headerLength <= 100_000_000,
+              headerLength <= fileSize - 8 else {
+            throw fail("header length \(rawLength) does not fit a \(fileSize)-byte file (truncated?)")
         }
         guard let headerData = try? handle.read(upToCount: headerLength), headerData.count == headerLength,
               let json = try? JSONSerialization.jsonObject(with: headerData),
@@ -64,9 +66,17 @@ public final class SafetensorsFile {
             guard let size = SafetensorsFile.byteSize(dtype) else {
                 throw fail("tensor '\(name)' has unsupported dtype \(dtype) (F32, F16, BF16 are read)")
             }
-            let count = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] >= offsets[0],
-                  offsets[1] - offsets[0] == count * size else {
+            guard shape.count <= 8, shape.allSatisfy({ $0 >= 0 }) else {
+                throw fail("tensor '\(name)' has shape \(shape): negative sizes or more than 8 dimensions")
+            }
+            // Products that overflow are errors, not traps (or wrapped sizes in an unchecked build).
+            var count = 1, overflow = false
+            for dim in shape where !overflow { (count, overflow) = count.multipliedReportingOverflow(by: dim) }
+            let (bytes, overflowBytes) = count.multipliedReportingOverflow(by: size)
+            guard !overflow, !overflowBytes else {
+                throw fail("tensor '\(name)' shape \(shape) has more elements than fit in memory")
+            }
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == bytes else {
                 throw fail("tensor '\(name)' shape \(shape) does not match its byte range \(offsets)")
             }
             guard offsets[1] <= dataLength else {
@@ -93,7 +103,7 @@ public final class SafetensorsFile {
     /// The tensor's values as floats, row-major.
     public func floats(_ name: String) throws -> [Float] {
         guard let e = entries[name] else { throw ModelError.missingTensor(name, expected: []) }
-        let count = e.shape.reduce(1, *)
+        let count = (e.end - e.start) / (SafetensorsFile.byteSize(e.dtype) ?? 4)
         var out = [Float](repeating: 0, count: count)
         let bytes: Data
         do {
