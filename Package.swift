@@ -80,8 +80,6 @@ let package = Package(
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Store", "Concepts",
                                                            .product(name: "GRDBSQLite", package: "GRDB.swift")],
                     swiftSettings: v5),
-        // Mutated inputs for the parsers of untrusted files (a few seconds; fuzz/run.sh parsers for long runs).
-        .testTarget(name: "FuzzTests", dependencies: ["ModelFiles", "Workbench"], swiftSettings: v5),
         .testTarget(name: "CLITests", dependencies: [], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )

@@ -24,7 +24,7 @@ public enum Limits {
                 throw WorkbenchError.usage("--size: \(label) \(side) is outside 1...\(maxSide) pixels")
             }
             guard patch > 0, side % patch == 0, side >= patch else {
-                throw WorkbenchError.usage("--size: \(label) \(side) is not a multiple of the model's patch size \(patch) (e.g. \(max(patch, side / max(patch, 1) * max(patch, 1))))")
+                throw WorkbenchError.usage("--size: \(label) \(side) is not a multiple of the patch size \(patch) (e.g. \(max(patch, side / max(patch, 1) * max(patch, 1))))")
             }
         }
     }
