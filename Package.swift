@@ -27,8 +27,9 @@ let package = Package(
     ],
     targets: [
         // System libraries (OpenBLAS is loaded at run time: see TensorMath/BLAS.swift).
-        .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
-                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"),
+        // zlib: the fast PNG writer (png_fast.c) compresses with it directly.
+        .target(name: "CImageCodecs", path: "Sources/CImageCodecs", cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z"),
                                  .linkedLibrary("webp"), .linkedLibrary("webpdemux")]),
 
         // Hand-written AVX-512 kernels, chosen at run time: the linear layers on weights packed at load

@@ -1,6 +1,6 @@
 // Signed heatmaps for CDAM maps (Brocki & Chung 2023): diverging colormap with black at 0,
 // warm hues for evidence, cold hues for counter-evidence; nearest (the paper's) or bilinear
-// upsampling of the patch grid.
+// upsampling of the patch grid. Compose.swift blends them over the photo.
 
 /// How a signed patch map becomes colours.
 public struct HeatmapStyle: Sendable, Equatable {
@@ -83,91 +83,19 @@ func quantile(_ values: [Float], _ q: Double) -> Float {
     return s[i] + (s[j] - s[i]) * f
 }
 
-/// Renders a row-major gridHeight x gridWidth signed map as a width x height colour image.
-public func renderHeatmap(_ map: [Float], gridHeight: Int, gridWidth: Int, width: Int, height: Int,
-                          style: HeatmapStyle) -> RGBImage {
-    precondition(map.count == gridHeight * gridWidth && gridHeight > 0 && gridWidth > 0,
-                 "renderHeatmap: \(map.count) scores for a \(gridHeight) x \(gridWidth) grid")
-    let t = scaledHeat(map, style: style)
-    var out = [UInt8](repeating: 0, count: width * height * 3)
-    // A 1024-entry colour table: finer than 8-bit output needs.
-    let steps = 1024
-    let table = (0...(2 * steps)).map { heatmapColor(Float($0 - steps) / Float(steps)) }
-    func color(_ v: Float) -> (r: UInt8, g: UInt8, b: UInt8) {
-        table[Int((min(max(v, -1), 1) * Float(steps)).rounded()) + steps]
+/// The scores that the ends of the colour scale stand for after `style`'s clipping: (-m, +m) with m the
+/// largest |s| for symmetric scaling, (min, max) for asymmetric (0 for a side without scores).
+public func heatRange(_ map: [Float], style: HeatmapStyle) -> (low: Float, high: Float) {
+    var v = map.map { $0.isFinite ? $0 : 0 }
+    if let q = style.clipQuantile, q > 0, !v.isEmpty {
+        let lo = quantile(v, Double(q)), hi = quantile(v, 1 - Double(q))
+        v = v.map { min(max($0, lo), hi) }
     }
-    let sx = Float(gridWidth) / Float(width), sy = Float(gridHeight) / Float(height)
-    for y in 0..<height {
-        for x in 0..<width {
-            let v: Float
-            switch style.upsampling {
-            case .nearest:
-                let gx = min(Int(Float(x) * sx), gridWidth - 1), gy = min(Int(Float(y) * sy), gridHeight - 1)
-                v = t[gy * gridWidth + gx]
-            case .bilinear:
-                let fx = min(max((Float(x) + 0.5) * sx - 0.5, 0), Float(gridWidth - 1))
-                let fy = min(max((Float(y) + 0.5) * sy - 0.5, 0), Float(gridHeight - 1))
-                let x0 = Int(fx), y0 = Int(fy)
-                let x1 = min(x0 + 1, gridWidth - 1), y1 = min(y0 + 1, gridHeight - 1)
-                let ax = fx - Float(x0), ay = fy - Float(y0)
-                let top = t[y0 * gridWidth + x0] * (1 - ax) + t[y0 * gridWidth + x1] * ax
-                let bottom = t[y1 * gridWidth + x0] * (1 - ax) + t[y1 * gridWidth + x1] * ax
-                v = top * (1 - ay) + bottom * ay
-            }
-            let c = color(v)
-            let i = (y * width + x) * 3
-            out[i] = c.r; out[i + 1] = c.g; out[i + 2] = c.b
-        }
+    switch style.scaling {
+    case .symmetric:
+        let m = v.reduce(0) { max($0, abs($1)) }
+        return (-m, m)
+    case .asymmetric:
+        return (min(v.min() ?? 0, 0), max(v.max() ?? 0, 0))
     }
-    return RGBImage(width: width, height: height, pixels: out)
-}
-
-/// Blends `heat` over `image` (same size): opacity 0 shows the image, 1 the heatmap.
-public func overlay(_ image: RGBImage, _ heat: RGBImage, opacity: Float) -> RGBImage {
-    precondition(image.width == heat.width && image.height == heat.height,
-                 "overlay: image \(image.width) x \(image.height), heatmap \(heat.width) x \(heat.height)")
-    let a = min(max(opacity, 0), 1)
-    var out = image.pixels
-    for i in 0..<out.count {
-        out[i] = UInt8((Float(image.pixels[i]) * (1 - a) + Float(heat.pixels[i]) * a).rounded())
-    }
-    return RGBImage(width: image.width, height: image.height, pixels: out)
-}
-
-/// Panels left to right, vertically centred on a white background, `gap` pixels apart.
-public func sideBySide(_ panels: [RGBImage], gap: Int = 4) -> RGBImage {
-    guard !panels.isEmpty else { return RGBImage(width: 0, height: 0, pixels: []) }
-    let height = panels.map(\.height).max()!
-    let width = panels.map(\.width).reduce(0, +) + gap * (panels.count - 1)
-    var out = RGBImage(width: width, height: height, fill: (255, 255, 255))
-    var left = 0
-    for p in panels {
-        let top = (height - p.height) / 2
-        for y in 0..<p.height {
-            let d = ((top + y) * width + left) * 3, s = y * p.width * 3
-            out.pixels.replaceSubrange(d..<(d + p.width * 3), with: p.pixels[s..<(s + p.width * 3)])
-        }
-        left += p.width + gap
-    }
-    return out
-}
-
-/// The colour scale from -1 (left, counter-evidence) through 0 (black) to +1 (right,
-/// evidence), with small white ticks at both ends and the centre along the bottom edge.
-public func colorLegend(width: Int, height: Int) -> RGBImage {
-    var out = RGBImage(width: width, height: height)
-    let tickRows = max(1, height / 5)
-    for x in 0..<width {
-        let t = width > 1 ? Float(x) / Float(width - 1) * 2 - 1 : 0
-        let c = heatmapColor(t)
-        let tick = x == 0 || x == width - 1 || x == width / 2
-        for y in 0..<height {
-            let i = (y * width + x) * 3
-            let white = tick && y >= height - tickRows
-            out.pixels[i] = white ? 255 : c.r
-            out.pixels[i + 1] = white ? 255 : c.g
-            out.pixels[i + 2] = white ? 255 : c.b
-        }
-    }
-    return out
 }

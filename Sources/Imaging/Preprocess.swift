@@ -81,3 +81,25 @@ public func normalize(_ image: RGBImage) -> [Float] {
 public func preprocess(_ image: RGBImage, _ p: Preprocessing) -> [Float] {
     normalize(preprocessedImage(image, p))
 }
+
+extension Preprocessing {
+    /// The rectangle of an original `width` x `height` image that the model's input covers, in the
+    /// original's pixels: the whole image for a plain resize (the grid is stretched over it), the centre
+    /// part that survives the crop with `crop`. Maps back onto the original through it.
+    public func inputRegion(width w: Int, height h: Int) -> (x: Double, y: Double, width: Double, height: Double) {
+        guard crop, w > 0, h > 0 else { return (0, 0, Double(w), Double(h)) }
+        // The same arithmetic as `preprocessedImage`.
+        let newW: Int, newH: Int
+        if Double(width) / Double(w) >= Double(height) / Double(h) {
+            newW = width
+            newH = max(height, Int(Double(width) * Double(h) / Double(w)))
+        } else {
+            newH = height
+            newW = max(width, Int(Double(height) * Double(w) / Double(h)))
+        }
+        let top = (Double(newH - height) / 2).rounded(.toNearestOrEven)
+        let left = (Double(newW - width) / 2).rounded(.toNearestOrEven)
+        let sx = Double(w) / Double(newW), sy = Double(h) / Double(newH)
+        return (left * sx, top * sy, Double(width) * sx, Double(height) * sy)
+    }
+}

@@ -250,3 +250,61 @@ extension Benchmarks {
         ]
     }
 }
+
+extension Benchmarks {
+    /// The pictures of `query --out`: rendering a 512-px labelled tile, and encoding it and a panel of 42
+    /// tiles (41 concepts and the photo) with libpng's defaults (the writer before) and with the fast
+    /// writer on one thread and on every core. `photo`: a real image to draw on (else a synthetic one
+    /// with gradients, edges and noise, which compresses like a photo).
+    public static func pictures(photo: URL?, size: Int = 512, repeats: Int = 5) throws -> [BenchmarkFigure] {
+        let original: RGBImage
+        if let photo { original = try decodeImage(contentsOf: photo).image } else { original = syntheticPhoto(width: 640, height: 480) }
+        let renderer = OverlayRenderer(original: original, preprocessing: Preprocessing(size: 224), options: RenderOptions(size: size))
+        var map = [Float](repeating: 0, count: 256)
+        for i in map.indices { map[i] = sin(Float(i) * 0.37) * Float(i % 16) - 3 }
+        let lines = renderer.lines(target: "bench", kind: "mean", map: .cdam, values: map, score: 12.5, percentile: 97.5)
+        var tile = RGBImage(width: 0, height: 0, pixels: [])
+        let render = time(repeats) { tile = renderer.withBar(renderer.tile(map, grid: [16, 16], lines: lines), map: map) }
+        var panel = RGBImage(width: 0, height: 0, pixels: [])
+        let compose = time(max(1, repeats / 2)) {
+            panel = renderer.panel([renderer.photoTile(lines: ["photo"])] + (0..<41).map { _ in renderer.tile(map, grid: [16, 16], lines: lines) })
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var figures = [
+            BenchmarkFigure(name: "render a \(tile.width)x\(tile.height) labelled tile", milliseconds: render, unit: "tile", gflops: nil, detail: nil),
+            BenchmarkFigure(name: "render a 42-tile panel (\(panel.width)x\(panel.height))", milliseconds: compose, unit: "panel", gflops: nil, detail: nil),
+        ]
+        for (what, image) in [("tile", tile), ("panel", panel)] {
+            var bytes = 0
+            let reps = what == "tile" ? repeats : max(1, repeats / 2)
+            let before = try time(reps) { bytes = try encodePNGLibpng(image).count }
+            figures.append(BenchmarkFigure(name: "PNG \(what), libpng defaults (before)", milliseconds: before, unit: what, gflops: nil,
+                                           detail: "\(bytes / 1024) KB"))
+            for threads in Set([1, cores]).sorted() {
+                let fast = try time(reps) { bytes = try encodePNG(image, threads: threads).count }
+                figures.append(BenchmarkFigure(name: "PNG \(what), fast, \(threads) thread\(threads == 1 ? "" : "s")", milliseconds: fast, unit: what,
+                                               gflops: nil, detail: String(format: "%d KB, %.1fx faster", bytes / 1024, before / fast)))
+            }
+            let jpeg = try time(reps) { bytes = try encodeJPEG(image, quality: 90).count }
+            figures.append(BenchmarkFigure(name: "JPEG q90 \(what) (the report's)", milliseconds: jpeg, unit: what, gflops: nil, detail: "\(bytes / 1024) KB"))
+        }
+        return figures
+    }
+
+    /// Gradients, blocks and noise: compresses about as a photo does.
+    static func syntheticPhoto(width: Int, height: Int) -> RGBImage {
+        var state: UInt64 = 42
+        var img = RGBImage(width: width, height: height)
+        for y in 0..<height {
+            for x in 0..<width {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let noise = Int(state >> 59) - 16
+                let i = (y * width + x) * 3
+                img.pixels[i] = UInt8(clamping: x * 255 / width + noise)
+                img.pixels[i + 1] = UInt8(clamping: (x / 53 + y / 37) % 2 == 0 ? 170 + noise : 70 + noise)
+                img.pixels[i + 2] = UInt8(clamping: y * 255 / height - noise)
+            }
+        }
+        return img
+    }
+}

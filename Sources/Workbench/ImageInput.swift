@@ -13,6 +13,8 @@ public struct PreparedImage: Sendable {
     /// The normalized input tensor (3, H, W).
     public var pixels: [Float]
     public var warnings: [String]
+    /// How `resized` was made from `original` (maps are drawn back onto the original through it).
+    public var preprocessing: Preprocessing = Preprocessing(size: 224)
 }
 
 /// Finding and loading the images a command is given.
@@ -66,7 +68,8 @@ public enum ImageInput {
         let decoded = try decodeImage(data: data, name: url.path, options: options)
         let resized = preprocessedImage(decoded.image, preprocessing)
         return PreparedImage(url: url, sha256: ImageFiles.sha256(data), format: decoded.format, original: decoded.image,
-                             resized: resized, pixels: normalize(resized), warnings: decoded.warnings)
+                             resized: resized, pixels: normalize(resized), warnings: decoded.warnings,
+                             preprocessing: preprocessing)
     }
 
     /// Prepares several files on all cores; each result stands alone.

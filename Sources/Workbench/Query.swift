@@ -111,24 +111,13 @@ public struct QueryReport: Codable, Sendable {
     public var errors: [InputError]
 }
 
-/// How heatmaps are drawn.
-public struct RenderOptions: Sendable {
-    public var style: HeatmapStyle
-    /// Opacity of the heatmap over the image (0: image only, 1: heatmap only).
-    public var opacity: Float
-    public init(style: HeatmapStyle = HeatmapStyle(), opacity: Float = 0.6) {
-        self.style = style
-        self.opacity = opacity
-    }
-}
-
 /// What to compute for each image.
 public struct QueryRequest: Sendable {
     public var targets: [Target]
     public var maps: [MapKind]
     /// Also compute sparsity, deletion/insertion curves and the correlation with TAM (costs N + 2*17 extra passes per map).
     public var faithfulness: Bool
-    /// Folder for PNG overlays and panels (nil: no images).
+    /// Folder for the PNG overlays and the panel (nil: no images).
     public var outDirectory: URL?
     public var render: RenderOptions
     /// Per target (or empty): the reference its score's percentile is read against.
@@ -270,44 +259,4 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model: Vision
 /// |w| of a linear target (CDAM is linear in w); 1 for a cosine target, whose score ignores |w|.
 func directionNorm(_ t: Target) -> Float {
     t.isCosine ? 1 : t.direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
-}
-
-/// A file-name-safe version of a name.
-func slug(_ s: String) -> String {
-    let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-    let out = String(s.map { allowed.contains($0) ? $0 : "_" })
-    return out.isEmpty ? "_" : out
-}
-
-/// Writes one overlay per target and map, and the side-by-side panel of the CDAM maps.
-func renderQueryImages(_ entry: inout QueryImage, image: PreparedImage, directory: URL, render: RenderOptions) throws {
-    let stem = slug(image.url.deletingPathExtension().lastPathComponent) + "-" + image.sha256.prefix(8)
-    let base = image.resized
-    var panels = [base]
-    for k in entry.targets.indices {
-        var overlays: [String: String] = [:]
-        for (name, map) in entry.targets[k].maps.sorted(by: { $0.key < $1.key }) {
-            let heat = renderHeatmap(map, gridHeight: entry.grid[0], gridWidth: entry.grid[1], width: base.width,
-                                     height: base.height, style: render.style)
-            let composed = overlay(base, heat, opacity: render.opacity)
-            let url = directory.appendingPathComponent("\(stem)-\(slug(entry.targets[k].name))-\(name).png")
-            try writePNG(composed, to: url)
-            overlays[name] = url.path
-            if name == MapKind.cdam.rawValue { panels.append(composed) }
-        }
-        entry.targets[k].overlays = overlays
-    }
-    let url = directory.appendingPathComponent("\(stem)-panel.png")
-    try writePNG(sideBySide(panels), to: url)
-    entry.panel = url.path
-}
-
-/// Encodes and writes a PNG atomically.
-/// - Throws: `WorkbenchError.failed` naming the file.
-public func writePNG(_ image: RGBImage, to url: URL) throws {
-    let data: Data
-    do { data = try encodePNG(image) } catch {
-        throw WorkbenchError.failed("\(url.path): cannot encode the image (\(error))")
-    }
-    try SafeWrite.write(data, to: url, what: "image", createFolder: true)
 }

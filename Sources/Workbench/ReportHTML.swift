@@ -20,7 +20,8 @@ enum ReportHTML {
         guard let relative, let data = try? Data(contentsOf: base.appendingPathComponent(relative)) else {
             return "<div class=\"missing\">\(escape(alt)): image unavailable</div>"
         }
-        return "<img class=\"\(cls)\" alt=\"\(escape(alt))\" src=\"data:image/png;base64,\(data.base64EncodedString())\">"
+        let type = relative.hasSuffix(".jpg") ? "jpeg" : "png"
+        return "<img class=\"\(cls)\" alt=\"\(escape(alt))\" src=\"data:image/\(type);base64,\(data.base64EncodedString())\">"
     }
 
     /// A histogram of the scores as inline SVG, with the top-K threshold marked.
@@ -78,8 +79,8 @@ enum ReportHTML {
         var body = """
         <header><h1>Concept report</h1>
         <p>Model <b>\(escape(doc.model))</b> (weights sha256 \(doc.modelSHA256.prefix(16))…), \(doc.collection.map { "collection <b>\(escape($0))</b>" } ?? "all stored images"), made \(escape(doc.createdAt)).</p>
-        <div class="legend">\(img(legend, base: base, alt: "colour scale"))<div class="scale"><span>← counter-evidence</span><span>0</span><span>evidence →</span></div></div>
-        <p class="note">Maps are CDAM: for each 14×14 patch, the gradient of the concept's score with respect to the tokens entering the last attention layer, times those tokens, summed. Warm patches raise the score, cool ones lower it, black ones do not matter. Colours are scaled per image.</p>
+        <div class="legend">\(img(legend, base: base, alt: "colour scale: counter-evidence, 0 (transparent), evidence"))</div>
+        <p class="note">Maps are CDAM: for each 14×14 patch, the gradient of the concept's score with respect to the tokens entering the last attention layer, times those tokens, summed. Warm patches raise the score, cool ones lower it; patches that do not matter stay uncoloured (the colour's opacity grows with the square root of |value|). Each picture is scaled by its own largest |value| (the "scale" in its label), on the photo at its own aspect ratio.</p>
         </header>
         """
         for s in doc.concepts {
@@ -143,10 +144,9 @@ enum ReportHTML {
         h1 { margin-bottom: 4px; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 4px; margin-top: 36px; }
         h2 small { color: #888; font-weight: normal; font-size: 60%; }
         .row { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
-        figure { margin: 0; width: 224px; } figcaption { font-size: 12px; color: #444; }
-        img.map { width: 224px; height: 224px; image-rendering: pixelated; } img.thumb { height: 112px; } img.small { width: 150px; }
-        .legend { width: 256px; font-size: 12px; } .legend img { display: block; width: 256px; height: 14px; }
-        .legend .scale { display: flex; justify-content: space-between; color: #555; }
+        figure { margin: 0; width: 320px; } figcaption { font-size: 12px; color: #444; }
+        img.map { width: 320px; height: auto; } img.thumb { height: 112px; } img.small { width: 240px; height: auto; }
+        .legend img { display: block; width: 420px; height: auto; }
         .note { color: #555; font-size: 13px; } .path { font-family: ui-monospace, monospace; font-size: 11px; word-break: break-all; }
         table.figures th { text-align: left; font-weight: normal; color: #555; padding-right: 16px; }
         table.grid td, table.grid th { padding: 4px; text-align: center; font-size: 12px; vertical-align: top; }

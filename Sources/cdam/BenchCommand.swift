@@ -7,15 +7,16 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the numeric core on the installed model (speed, peak memory).",
         discussion: """
-        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
+        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); pictures (rendering a labelled 512-px overlay and a 42-tile panel, and writing them as PNG with libpng's defaults, as before, and with the fast writer; the first of --images when given, else a synthetic photo); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
 
         Examples:
           cdam bench cdam
           cdam bench efficiency --json
           cdam bench index --images photos/
+          cdam bench pictures --images photo.jpg
         """)
 
-    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | imaging | index | search")
+    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | imaging | index | search | pictures")
     var suite: String = "all"
 
     @Option(help: "Input side in pixels (a multiple of the patch size).")
@@ -39,7 +40,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "imaging", "index", "search"]
+            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "imaging", "index", "search", "pictures"]
             guard known.contains(suite) else { throw WorkbenchError.usage("unknown suite '\(suite)'; one of \(known.joined(separator: ", "))") }
             var figures: [BenchmarkFigure] = []
             let report = { (f: BenchmarkFigure) in
@@ -53,7 +54,10 @@ struct BenchCommand: AsyncParsableCommand {
                 Benchmarks.sgemm(repeats: repeats).forEach(report)
                 report(Benchmarks.linear(repeats: repeats))
             }
-            if suite == "imaging" || suite == "index" {
+            if suite == "pictures" {
+                let photo = try images.map { try ImageInput.expand([$0]) }?.first
+                try Benchmarks.pictures(photo: photo, size: size == 224 ? 512 : size, repeats: repeats).forEach(report)
+            } else if suite == "imaging" || suite == "index" {
                 guard let images else { throw WorkbenchError.usage("the \(suite) suite needs --images DIR") }
                 let files = try ImageInput.expand([images])
                 if suite == "imaging" {

@@ -15,15 +15,20 @@ struct RenderArguments: ParsableArguments {
     var clip: Float?
     @Option(help: ArgumentHelp("Upsampling of the patch grid: nearest (the paper's) or bilinear.", valueName: "nearest|bilinear"))
     var upsample: String = "nearest"
-    @Option(help: "Heatmap opacity over the image, 0...1.")
-    var opacity: Float = 0.6
+    @Option(help: "Opacity of the strongest patches over the photo, 0...1; weaker ones fade with the square root of |value|, neutral ones stay transparent.")
+    var opacity: Float = 0.8
+    @Option(name: .customLong("overlay-size"), help: ArgumentHelp("Long side of each picture in pixels, 64...4096 (the photo's aspect ratio is kept).", valueName: "px"))
+    var overlaySize = 512
 
     func options() throws -> RenderOptions {
         guard ["symmetric", "asymmetric"].contains(scaling) else { throw ValidationError("--scaling: symmetric or asymmetric") }
         guard ["nearest", "bilinear"].contains(upsample) else { throw ValidationError("--upsample: nearest or bilinear") }
         guard (0...1).contains(opacity) else { throw ValidationError("--opacity: a number from 0 to 1") }
+        guard RenderOptions.sizeRange.contains(overlaySize) else {
+            throw ValidationError("--overlay-size: \(overlaySize) pixels is out of range; give \(RenderOptions.sizeRange.lowerBound) to \(RenderOptions.sizeRange.upperBound)")
+        }
         return RenderOptions(style: HeatmapStyle(scaling: scaling == "symmetric" ? .symmetric : .asymmetric, clipQuantile: clip,
-                                                 upsampling: upsample == "nearest" ? .nearest : .bilinear), opacity: opacity)
+                                                 upsampling: upsample == "nearest" ? .nearest : .bilinear), opacity: opacity, size: overlaySize)
     }
 }
 
@@ -42,8 +47,11 @@ struct QueryCommand: AsyncParsableCommand {
 
         Comparison maps (--maps): am (last-block CLS attention), rollout, rp (Chefer et al.'s gradient-weighted attention rule), tam (token ablation: f(all) - f(without patch i); 1 forward pass per patch).
 
+        Pictures (--out DIR): each map is drawn on the photo at its own aspect ratio (long side --overlay-size, default 512); warm colours are evidence, cool ones counter-evidence, and a patch's colour grows more opaque with the square root of |value|, so neutral patches leave the photo as it is. Each picture is labelled (target, kind, map, score, percentile, and the scale: the largest |value|, which the colour bar's ends stand for) and has its colour bar; AM and rollout, the same for every target, are written once per image. The panel puts the photo and every map in a grid at most 6 wide. With --crop, the part the model saw is outlined.
+
         Examples:
           cdam query scene.jpg --examples dogs/ --examples cats/ --out maps/
+          cdam query scene.jpg --concept all --maps cdam,am --out maps/ --overlay-size 768
           cdam query scene.jpg --concept dog --maps cdam,am,rp --json
           cdam query scene.jpg --examples dogs/ --kind probe --background other/
         """)
@@ -84,7 +92,7 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("False-discovery rate of --significance.", valueName: "q"))
     var fdr = 0.05
 
-    @Option(help: ArgumentHelp("Write heatmap overlays and a side-by-side panel per image as PNG here.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Write a PNG per target and map (on the photo at its aspect ratio, labelled, with its colour bar) and a panel per image (every map in a grid) here; names: IMAGE-HASH-TARGET-HASH-MAP.png, IMAGE-HASH-panel.png.", valueName: "dir"))
     var out: String?
 
     @OptionGroup var render: RenderArguments

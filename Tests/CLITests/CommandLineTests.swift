@@ -96,7 +96,7 @@ struct CommandLineModelTests {
             #expect(t["kind"] as? String == "mean")
         }
         let pngs = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".png") }
-        #expect(pngs.count == 5)   // 2 targets x 2 maps + the panel
+        #expect(pngs.count == 4)   // 2 targets' CDAM, AM (the same for both targets: once), the panel
     }
 
     @Test func kindsThatNeedABackgroundSaySo() throws {

@@ -29,64 +29,22 @@ import Testing
     #expect(clipped.first == 25.0 / 75 && clipped.last == 1)
 }
 
-@Test func nearestAndBilinearUpsampling() {
-    let map: [Float] = [1, -1, 0, 0.5]  // 2 x 2 grid
-    let near = renderHeatmap(map, gridHeight: 2, gridWidth: 2, width: 4, height: 4, style: HeatmapStyle())
-    #expect(near[0, 0] == heatmapColor(1) && near[1, 1] == heatmapColor(1))
-    #expect(near[2, 0] == heatmapColor(-1) && near[3, 1] == heatmapColor(-1))
-    #expect(near[0, 3] == heatmapColor(0) && near[3, 3] == heatmapColor(0.5))
-    let bil = renderHeatmap(map, gridHeight: 2, gridWidth: 2, width: 4, height: 4,
-                            style: HeatmapStyle(upsampling: .bilinear))
-    // Corners sit on patch centres (clamped); the middle blends.
-    #expect(bil[0, 0] == heatmapColor(1))
-    #expect(bil[1, 0] == heatmapColor(0.5))
+@Test func heatRangeFollowsTheScaling() {
+    let map: [Float] = [2, -1, 0, 1]
+    let symmetric = heatRange(map, style: HeatmapStyle()), asymmetric = heatRange(map, style: HeatmapStyle(scaling: .asymmetric))
+    #expect(symmetric.low == -2 && symmetric.high == 2)
+    #expect(asymmetric.low == -1 && asymmetric.high == 2)
+    let positive = heatRange([1, 2], style: HeatmapStyle(scaling: .asymmetric))
+    #expect(positive.low == 0 && positive.high == 2)
 }
 
-@Test func panelsOverlayLegendAndEncoding() throws {
-    let a = RGBImage(width: 3, height: 2, fill: (200, 100, 50))
-    let b = RGBImage(width: 2, height: 4, fill: (0, 0, 0))
-    let s = sideBySide([a, b], gap: 1)
-    #expect(s.width == 6 && s.height == 4)
-    #expect(s[0, 0] == (255, 255, 255) && s[0, 1] == (200, 100, 50) && s[3, 0] == (255, 255, 255) && s[4, 0] == (0, 0, 0))
-    let o = overlay(a, RGBImage(width: 3, height: 2, fill: (0, 0, 0)), opacity: 0.5)
-    #expect(o[0, 0] == (100, 50, 25))
-    let legend = colorLegend(width: 101, height: 10)
-    #expect(legend[50, 0] == (0, 0, 0) && legend[0, 0] == heatmapColor(-1) && legend[100, 0] == heatmapColor(1))
+@Test func pngAndJPEGEncoding() throws {
+    var s = RGBImage(width: 6, height: 4, fill: (200, 100, 50))
+    s.fill(x0: 2, y0: 1, x1: 5, y1: 3, color: (0, 10, 250))
     let png = try encodePNG(s)
     #expect(try decodeImage(data: png, name: "mem.png").image == s)
     let jpg = try encodeJPEG(RGBImage(width: 16, height: 16, fill: (10, 200, 30)), quality: 95)
     let back = try decodeImage(data: jpg, name: "mem.jpg").image
     #expect(maxAbsDiff(back.pixels, RGBImage(width: 16, height: 16, fill: (10, 200, 30)).pixels) <= 3)
     #expect(throws: ImageEncodeError.self) { try encodePNG(RGBImage(width: 0, height: 0, pixels: [])) }
-}
-
-/// Writes example renders over a real photo for a person to look at (env CDAM_HEATMAP_DEMO_DIR,
-/// optional CDAM_HEATMAP_DEMO_IMAGE).
-@Test(.enabled(if: ProcessInfo.processInfo.environment["CDAM_HEATMAP_DEMO_DIR"] != nil))
-func renderDemoHeatmaps() throws {
-    let env = ProcessInfo.processInfo.environment
-    let dir = URL(fileURLWithPath: env["CDAM_HEATMAP_DEMO_DIR"]!)
-    let photo = env["CDAM_HEATMAP_DEMO_IMAGE"] ?? "/work/shared/images/paper/elephant-zebra.jpg"
-    let image = preprocessedImage(try decodeImage(contentsOf: URL(fileURLWithPath: photo)).image, Preprocessing(size: 224))
-    // A synthetic signed 16 x 16 map: a positive blob on the left, a negative one on the right,
-    // weak noise elsewhere.
-    var map = [Float](repeating: 0, count: 256)
-    for gy in 0..<16 {
-        for gx in 0..<16 {
-            let p = exp(-(pow(Float(gx) - 4, 2) + pow(Float(gy) - 8, 2)) / 6)
-            let n = exp(-(pow(Float(gx) - 12, 2) + pow(Float(gy) - 7, 2)) / 4)
-            map[gy * 16 + gx] = 1.0 * p - 0.6 * n + 0.03 * sin(Float(gx * 7 + gy * 3))
-        }
-    }
-    var panels = [image]
-    for style in [HeatmapStyle(), HeatmapStyle.paper, HeatmapStyle(upsampling: .bilinear)] {
-        let heat = renderHeatmap(map, gridHeight: 16, gridWidth: 16, width: 224, height: 224, style: style)
-        panels.append(heat)
-        panels.append(overlay(image, heat, opacity: 0.6))
-    }
-    let sheet = sideBySide(panels)
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    try encodePNG(sheet).write(to: dir.appendingPathComponent("heatmap-demo.png"))
-    try encodePNG(colorLegend(width: 256, height: 24)).write(to: dir.appendingPathComponent("legend.png"))
-    try encodeJPEG(sheet).write(to: dir.appendingPathComponent("heatmap-demo.jpg"))
 }

@@ -49,6 +49,10 @@ int cic_webp_decode(const unsigned char *data, size_t size, long long max_pixels
 /// Encoders: RGB interleaved input. On success *out is malloc'd (release with cic_free).
 int cic_png_encode(const unsigned char *rgb, int width, int height,
                    unsigned char **out, size_t *out_size, char *message);
+/// PNG through zlib directly: the Up filter, deflate at `level` (1: fastest), the rows compressed in
+/// up to `threads` bands in parallel (png_fast.c). Same contract as cic_png_encode.
+int cic_png_encode_fast(const unsigned char *rgb, int width, int height, int level, int threads,
+                        unsigned char **out, size_t *out_size, char *message);
 int cic_jpeg_encode(const unsigned char *rgb, int width, int height, int quality,
                     unsigned char **out, size_t *out_size, char *message);
 
