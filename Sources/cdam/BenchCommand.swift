@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the numeric core on the installed model (speed, peak memory).",
         discussion: """
-        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
+        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file); heads (training a linear head on 500 synthetic embeddings of 10 classes, and its 5-fold cross-validation; embedding excluded). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
 
         Examples:
           cdam bench cdam
@@ -39,7 +39,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "imaging", "index", "search"]
+            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "imaging", "index", "search", "heads"]
             guard known.contains(suite) else { throw WorkbenchError.usage("unknown suite '\(suite)'; one of \(known.joined(separator: ", "))") }
             var figures: [BenchmarkFigure] = []
             let report = { (f: BenchmarkFigure) in
@@ -67,6 +67,8 @@ struct BenchCommand: AsyncParsableCommand {
             } else if suite == "search" {
                 let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-search.sqlite")
                 try Benchmarks.search(database: db, count: count).forEach(report)
+            } else if suite == "heads" {
+                Benchmarks.heads(repeats: repeats).forEach(report)
             } else if suite != "sgemm" {
                 let model = try ModelRegistry(home: homeOptions.resolvedHome).load(modelOptions.model).transformer
                 if suite == "forward" || suite == "all" {
