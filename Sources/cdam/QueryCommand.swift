@@ -111,11 +111,11 @@ struct QueryCommand: AsyncParsableCommand {
             let p = embedder.preprocessing
             let conceptEmbedder = (p.height == 224 && p.width == 224) ? embedder
                 : ModelEmbedder(model: embedder.model, preprocessing: Preprocessing(size: 224, crop: preprocess.crop), decodeOptions: embedder.decodeOptions)
-            guard !examples.isEmpty || !conceptNames.isEmpty || !contrast.isEmpty || head != nil else {
-                throw WorkbenchError.usage("say what to look for: --concept NAME (stored), --contrast A,B, --examples DIR, or --head NAME --class LABEL")
-            }
             guard classNames.isEmpty || head != nil else {
                 throw WorkbenchError.usage("--class needs --head NAME: the head whose classes to explain (see `cdam head list`)")
+            }
+            guard !examples.isEmpty || !conceptNames.isEmpty || !contrast.isEmpty || head != nil else {
+                throw WorkbenchError.usage("say what to look for: --concept NAME (stored), --contrast A,B, --examples DIR, or --head NAME --class LABEL")
             }
             var targets: [Target] = []
             var references: [ScoreReference?] = []

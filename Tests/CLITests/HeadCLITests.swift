@@ -71,7 +71,9 @@ import Testing
         let q2 = try CLI.run(["query", image, "--head", "colours2", "--class", "red", "--json", "--db", db])
         let t2 = try #require(((q2.json?["results"] as? [[String: Any]])?.first?["targets"]) as? [[String: Any]])
         let m1 = (targets[0]["maps"] as? [String: [Double]])?["cdam"] ?? [], m2 = (t2[0]["maps"] as? [String: [Double]])?["cdam"] ?? []
-        #expect(m1.count == 16 * 16 && m1 == m2)
+        // One target or two in the batched backward: the same map up to float rounding.
+        let worst = zip(m1, m2).map { abs($0 - $1) }.max() ?? .infinity, scale = m1.map(abs).max() ?? 0
+        #expect(m1.count == 16 * 16 && worst <= 1e-4 * scale, "max difference \(worst), scale \(scale)")
 
         // The training images survive a prune after their files are gone: the head still evaluates.
         try FileManager.default.removeItem(at: root)
@@ -151,8 +153,8 @@ import Testing
         #expect(none.status == 1 && none.stderr.contains("class 'void': no image files"), "\(none.stderr)")
         let query = try CLI.run(["head", "train", "c", "--labels", root.path, "--folds", "0", "--db", db])
         #expect(query.status == 0, "\(query.stderr)")
-        let badPick = try CLI.run(["query", "\(root.path)/red/red0.png", "--head", "c", "--class", "rde", "--db", db])
-        #expect(badPick.status == 2 && badPick.stderr.contains("did you mean 'red'"), "\(badPick.stderr)")
+        let badPick = try CLI.run(["query", "\(root.path)/red/red0.png", "--head", "c", "--class", "gren", "--db", db])
+        #expect(badPick.status == 2 && badPick.stderr.contains("did you mean 'green'"), "\(badPick.stderr)")
     }
 }
 
