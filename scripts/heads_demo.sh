@@ -21,7 +21,7 @@ rm -rf "$out"
 mkdir -p "$out"
 
 python3 - "$images/imagenet-samples" "$out" <<'PY'
-import os, sys
+import os, shutil, sys
 src, out = sys.argv[1], sys.argv[2]
 def between(lo, hi): return lambda w, name: lo <= w <= hi
 def named(*words): return lambda w, name: any(x in name for x in words)
@@ -51,7 +51,7 @@ for g, files in counts.items():
         split = "heldout" if i % 10 in (2, 5, 8) else "train"
         d = os.path.join(out, split, g)
         os.makedirs(d, exist_ok=True)
-        os.symlink(os.path.join(src, f), os.path.join(d, f))
+        shutil.copy(os.path.join(src, f), os.path.join(d, f))
     print(f"{g:11s} {len(files):3d} images ({sum(1 for i in range(len(files)) if i % 10 not in (2, 5, 8))} train)")
 PY
 

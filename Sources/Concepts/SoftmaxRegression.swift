@@ -4,7 +4,8 @@
 // (the bias b is not penalised), by L-BFGS (Nocedal & Wright, "Numerical Optimization", alg. 7.4)
 // with a line search satisfying the strong Wolfe conditions (alg. 3.5 / 3.6).
 //
-// Letters: N rows (embeddings), D width, K classes. Weights W are K x D row-major; the heavy
+// Letters: N rows (embeddings), D width, K classes. The optimizer works on centred rows (exact: the bias
+// is unpenalised); the weights it returns act on the raw embeddings. Weights W are K x D row-major; the heavy
 // products (logits Z = X W^T, N x K, and the gradient (P - Y)^T X, K x D) go through BLAS dgemm.
 
 import Foundation
@@ -54,7 +55,15 @@ public struct SoftmaxRegression: Sendable {
     public static func fit(rows: [Double], width: Int, labels: [Int], classes: Int,
                            options: Options = Options()) -> SoftmaxRegression {
         precondition(classes >= 2 && width > 0 && rows.count == labels.count * width)
-        let problem = Problem(x: rows, n: labels.count, d: width, k: classes, labels: labels, C: options.C)
+        // The fit runs on centred rows: an exact reparametrisation (the unpenalised bias absorbs w . mean),
+        // which removes the large component all CLS embeddings share and with it most of the ill-conditioning.
+        let n = labels.count
+        var mean = [Double](repeating: 0, count: width)
+        for i in 0..<n { for j in 0..<width { mean[j] += rows[i * width + j] } }
+        for j in 0..<width { mean[j] /= Double(max(n, 1)) }
+        var centred = rows
+        for i in 0..<n { for j in 0..<width { centred[i * width + j] -= mean[j] } }
+        let problem = Problem(x: centred, n: n, d: width, k: classes, labels: labels, C: options.C)
         let p = classes * width + classes
         var theta = [Double](repeating: 0, count: p)
         var g = [Double](repeating: 0, count: p)
@@ -105,7 +114,8 @@ public struct SoftmaxRegression: Sendable {
             if decrease <= 1e-16 * max(1, abs(f)) && !converged { converged = infNorm(g) <= 1e-4 * g0; break }
         }
         let kd = classes * width
-        return SoftmaxRegression(weights: Array(theta[0..<kd]), bias: Array(theta[kd...]), classes: classes, width: width,
+        let bias = (0..<classes).map { c in theta[kd + c] - (0..<width).reduce(0) { $0 + theta[c * width + $1] * mean[$1] } }
+        return SoftmaxRegression(weights: Array(theta[0..<kd]), bias: bias, classes: classes, width: width,
                                  objective: f, iterations: iterations, converged: converged)
     }
 

@@ -266,7 +266,8 @@ func printEvaluation(_ e: HeadEvaluation, head: String?) {
     func pad(_ s: String) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
     print("  " + pad("class") + "precision  recall  support")
     for c in e.perClass {
-        print("  " + pad(c.label) + String(format: "%9@  %6.3f  %7d", c.precision.map { String(format: "%.3f", $0) } ?? "-", c.recall, c.support))
+        let precision = c.precision.map { String(format: "%.3f", $0) } ?? "-"
+        print("  " + pad(c.label) + String(repeating: " ", count: max(0, 9 - precision.count)) + precision + String(format: "  %6.3f  %7d", c.recall, c.support))
     }
     print("  confusion (rows: true, columns: predicted, in the order above):")
     for (label, row) in zip(e.labels, e.confusion) {
