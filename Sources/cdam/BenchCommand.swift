@@ -7,12 +7,13 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the numeric core on the installed model (speed, peak memory).",
         discussion: """
-        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file); heads (training a linear head on 500 synthetic embeddings of 10 classes, and its 5-fold cross-validation; embedding excluded). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
+        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file); heads (training a linear head on 500 synthetic embeddings of 10 classes, and its 5-fold cross-validation; embedding excluded; with --images DIR, one sub-folder per class, also `head train` on those photos' real embeddings). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
 
         Examples:
           cdam bench cdam
           cdam bench efficiency --json
           cdam bench index --images photos/
+          cdam bench heads --images labelled-photos/
         """)
 
     @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | imaging | index | search")
@@ -69,6 +70,12 @@ struct BenchCommand: AsyncParsableCommand {
                 try Benchmarks.search(database: db, count: count).forEach(report)
             } else if suite == "heads" {
                 Benchmarks.heads(repeats: repeats).forEach(report)
+                if let images {
+                    let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: size, width: size,
+                                                    crop: false, allowTruncated: false)
+                    let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-heads.sqlite")
+                    try Benchmarks.headTraining(folder: URL(fileURLWithPath: images), embedder: embedder, database: db).forEach(report)
+                }
             } else if suite != "sgemm" {
                 let model = try ModelRegistry(home: homeOptions.resolvedHome).load(modelOptions.model).transformer
                 if suite == "forward" || suite == "all" {
