@@ -74,7 +74,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "ViT", "TensorMath", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
-        .testTarget(name: "ConceptsTests", dependencies: ["Concepts"], swiftSettings: v5),
+        .testTarget(name: "ConceptsTests", dependencies: ["Concepts"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: v5),

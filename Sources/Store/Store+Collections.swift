@@ -56,7 +56,7 @@ extension Store {
 
     /// Forgets files that no longer exist at their recorded paths, in one transaction: their path records,
     /// collection memberships whose image has no file left, and images nothing uses any more (no file,
-    /// or no collection and no concept) with their embeddings. Images that concepts use keep their embeddings.
+    /// or no collection and no concept) with their embeddings. Images that concepts or heads use keep their embeddings.
     /// - Parameter fileExists: the existence test (the file system's by default; injectable for tests).
     /// - Throws: `StoreError` on a database failure; then nothing is forgotten.
     @discardableResult
@@ -97,12 +97,14 @@ extension Store {
             summary.imagesKeptForConcepts = try Int.fetchOne(db, sql: """
                 SELECT count(*) FROM images i
                 WHERE NOT EXISTS (SELECT 1 FROM image_paths p WHERE p.image_id = i.id)
-                  AND EXISTS (SELECT 1 FROM concept_examples ce WHERE ce.image_id = i.id)
+                  AND (EXISTS (SELECT 1 FROM concept_examples ce WHERE ce.image_id = i.id)
+                       OR EXISTS (SELECT 1 FROM head_images hi WHERE hi.image_id = i.id))
                 """) ?? 0
             try db.execute(sql: """
                 DELETE FROM images
                 WHERE NOT EXISTS (SELECT 1 FROM concept_examples ce WHERE ce.image_id = images.id)
                   AND images.id NOT IN (SELECT id FROM temp.leased_images)
+                  AND NOT EXISTS (SELECT 1 FROM head_images hi WHERE hi.image_id = images.id)
                   AND (NOT EXISTS (SELECT 1 FROM image_paths p WHERE p.image_id = images.id)
                        OR NOT EXISTS (SELECT 1 FROM collection_images ci WHERE ci.image_id = images.id))
                 """)

@@ -9,12 +9,15 @@ import Glibc
 public enum BLAS {
     typealias Sgemm = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
                                       UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
+    typealias Dgemm = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Double, UnsafePointer<Double>?, Int32,
+                                      UnsafePointer<Double>?, Int32, Double, UnsafeMutablePointer<Double>?, Int32) -> Void
     typealias SetThreads = @convention(c) (Int32) -> Void
     typealias GetInt = @convention(c) () -> Int32
     typealias GetString = @convention(c) () -> UnsafePointer<CChar>?
 
     struct Library {
         let sgemm: Sgemm
+        let dgemm: Dgemm
         let setThreads: SetThreads
         let getThreads: GetInt
         let corename: GetString
@@ -39,6 +42,7 @@ public enum BLAS {
             return unsafeBitCast(p, to: type)
         }
         let library = Library(sgemm: symbol("cblas_sgemm", Sgemm.self),
+                              dgemm: symbol("cblas_dgemm", Dgemm.self),
                               setThreads: symbol("openblas_set_num_threads", SetThreads.self),
                               getThreads: symbol("openblas_get_num_threads", GetInt.self),
                               corename: symbol("openblas_get_corename", GetString.self))
@@ -78,6 +82,18 @@ public enum BLAS {
                             c: UnsafeMutablePointer<Float>, ldc: Int) {
         // CBLAS constants: row-major 101, no transpose 111, transpose 112.
         library.sgemm(101, transA ? 112 : 111, transB ? 112 : 111, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
+                      b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// The double-precision C = alpha * op(A) * op(B) + beta * C (row-major), for model fitting
+    /// (the linear heads' softmax regression), where single precision would stall the optimizer.
+    public static func dgemm(transA: Bool = false, transB: Bool = false,
+                             m: Int, n: Int, k: Int, alpha: Double = 1,
+                             a: UnsafePointer<Double>, lda: Int,
+                             b: UnsafePointer<Double>, ldb: Int,
+                             beta: Double = 0,
+                             c: UnsafeMutablePointer<Double>, ldc: Int) {
+        library.dgemm(101, transA ? 112 : 111, transB ? 112 : 111, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
                       b, Int32(ldb), beta, c, Int32(ldc))
     }
 

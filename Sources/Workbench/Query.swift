@@ -55,6 +55,10 @@ public struct QueryTarget: Codable, Sendable {
     public var overlays: [String: String]?
     /// With `--significance`: which patches' evidence exceeds R random concepts' (FDR-corrected).
     public var significance: PatchSignificance?
+    /// A class target (kind `class`): its head, the head's softmax probability of the class and its rank (1: predicted).
+    public var head: String? = nil
+    public var probability: Double? = nil
+    public var rank: Int? = nil
 }
 
 /// One image's results.
@@ -126,6 +130,8 @@ public struct QueryRequest: Sendable {
     public var randomTargets: [[Target]]
     /// False-discovery rate of the per-patch significance.
     public var significanceQ: Double
+    /// Classes of linear heads, explained after `targets` (class CDAM); chosen per image.
+    public var heads: [ClassTargets] = []
 
     public init(targets: [Target], maps: [MapKind] = [.cdam], faithfulness: Bool = false, outDirectory: URL? = nil,
                 render: RenderOptions = RenderOptions(), references: [ScoreReference?] = [],
@@ -177,7 +183,8 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model: Vision
     let wants = Set(request.maps).union(request.faithfulness ? [.tam] : [])
     let options = ForwardOptions(keep: wants.contains(.rp) ? .allBlocks : .lastBlock, attentions: wants.contains(.rollout))
     let result = try model.forward(pixels: image.pixels, batch: 1, height: h, width: w, options: options)
-    let targets = request.targets
+    let chosen = request.heads.flatMap { $0.targets(for: result.embedding(0)) }
+    let targets = request.targets + chosen.map(\.target)
     let cdamResult = cdam(model, result, image: 0, targets: targets)
     var perTarget: [[String: [Float]]] = targets.map { _ in [:] }
     for k in targets.indices { perTarget[k][MapKind.cdam.rawValue] = cdamResult.maps[k] }
@@ -237,6 +244,10 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model: Vision
         out.append(QueryTarget(name: target.name, kind: target.kind.rawValue, score: cdamResult.scores[k],
                                percentile: reference?.percentile(of: cdamResult.scores[k]), percentileOf: reference?.label,
                                maps: shown, figures: figures, overlays: nil, significance: significance))
+    }
+    for (i, c) in chosen.enumerated() {
+        let k = request.targets.count + i
+        out[k].head = c.head; out[k].probability = c.probability; out[k].rank = c.rank
     }
     let similar = SimilarMaps.find(names: targets.map(\.name), maps: cdamResult.maps)
     let warnings = image.warnings + [SimilarMaps.warning(similar)].compactMap { $0 }

@@ -17,6 +17,9 @@ public struct ReportRequest: Sendable {
     public var render: RenderOptions
     /// Rank the concepts' own examples among the best matches too (marked); by default they are left out.
     public var includeExamples: Bool
+    /// Classes of linear heads (class CDAM), reported after the concepts like concepts (their training images
+    /// take the examples' place).
+    public var heads: [ClassTargets] = []
 
     public init(concepts: [String], collection: String? = nil, top: Int = 8, comparisonImages: Int = 2,
                 outDirectory: URL, render: RenderOptions = RenderOptions(), includeExamples: Bool = false) {
@@ -92,7 +95,7 @@ public struct ReportDocument: Codable, Sendable {
 ///   an output folder that cannot be written; `StoreError` on database failures.
 public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store: Store,
                         progress: (String) -> Void = { _ in }) throws -> ReportDocument {
-    guard !request.concepts.isEmpty else { throw WorkbenchError.usage("name at least one concept (see `cdam concept list`)") }
+    guard !request.concepts.isEmpty || !request.heads.isEmpty else { throw WorkbenchError.usage("name at least one concept (see `cdam concept list`) or --head NAME") }
     let fm = FileManager.default
     // The report is written into a staging folder beside --out and swapped in whole at the end: a failed run
     // leaves the previous report as it was (never a mix of old and new files).
@@ -107,8 +110,11 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
     }
     let model = embedder.model.transformer
     let resolved = try request.concepts.map { try resolveConcept($0, modelName: embedder.modelName, store: store) }
-    let targets = try resolved.map { try target(of: $0.concept, width: model.config.hiddenSize) }
-    guard let modelRecord = resolved.first?.model else { throw WorkbenchError.failed("no concept") }
+    let classTargets = try request.heads.flatMap { head in try head.fixedTargets().map { (head, $0.target, $0.classIndex) } }
+    let targets = try resolved.map { try target(of: $0.concept, width: model.config.hiddenSize) } + classTargets.map(\.1)
+    guard let modelRecord = try resolved.first?.model ?? store.model(named: embedder.modelName) else {
+        throw WorkbenchError.failed("no concept or head is stored for model \(embedder.modelName)")
+    }
     if let collection = request.collection { _ = try requireCollection(collection, store: store) }
     let index = try SearchIndex(store: store, modelID: modelRecord.id, preprocessingID: embedder.preprocessingID,
                                 collection: request.collection)
@@ -182,6 +188,40 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
         sections.append(.init(concept: details.summary, examples: thumbs, distribution: distribution(scores), top: top,
                               excludedExamples: request.includeExamples ? 0 : index.count(of: examples),
                               warnings: backgroundWarnings(record, searched: request.collection)))
+    }
+
+    // Classes of heads: ranked like concepts, their training images of the class marked as examples.
+    for (i, (head, t, classIndex)) in classTargets.enumerated() {
+        progress("ranking \(index.matrix.count) images for class '\(t.name)'")
+        let record = try resolveHead(head.head, modelName: embedder.modelName, store: store)
+        let shas = try store.headImages(headID: record.head.id).filter { $0.classIndex == classIndex }.map(\.sha256)
+        let examples = Set(try store.imageIDs(sha256s: shas).values)
+        exampleIDs.append(request.includeExamples ? [] : examples)
+        let scores = try index.scores(t)
+        for hit in try index.search(t, top: index.matrix.count, marking: examples) {
+            csv += "\(csvField(t.name)),\(hit.rank),\(hit.score),\(hit.percentile.map { String(format: "%.2f", $0) } ?? ""),\(hit.example ? 1 : 0),\(hit.sha256),\(csvField(hit.image))\n"
+        }
+        var top: [ReportDocument.RankedImage] = []
+        for hit in try index.search(t, top: request.top, excluding: request.includeExamples ? [] : examples, marking: examples) {
+            var entry = ReportDocument.RankedImage(rank: hit.rank, image: hit.image, sha256: hit.sha256, score: hit.score,
+                                                   percentile: hit.percentile, example: hit.example)
+            if let p = load(hit.image) {
+                let q = try explain(p, request: QueryRequest(targets: [t]), model: model)
+                let map = q.targets[0].maps["cdam"]!
+                entry.evidence = map.filter { $0 > 0 }.reduce(0, +)
+                entry.counterEvidence = map.filter { $0 < 0 }.reduce(0, +)
+                let heat = renderHeatmap(map, gridHeight: q.grid[0], gridWidth: q.grid[1], width: p.resized.width,
+                                         height: p.resized.height, style: request.render.style)
+                entry.overlay = try save(overlay(p.resized, heat, opacity: request.render.opacity), "class\(i)-top\(hit.rank)-cdam.png")
+            }
+            top.append(entry)
+        }
+        let summary = ConceptSummary(name: t.name, model: modelRecord.name, modelSHA256: modelRecord.weightsSHA256, kind: "class",
+                                     description: "class '\(head.labels[classIndex])' of head '\(head.head)'", preprocessing: record.head.preprocessingID,
+                                     background: "none", examples: shas.count, negatives: 0, backgroundImages: 0, quality: nil,
+                                     createdAt: record.head.createdAt, updatedAt: record.head.updatedAt)
+        sections.append(.init(concept: summary, examples: [], distribution: distribution(scores), top: top,
+                              excludedExamples: request.includeExamples ? 0 : index.count(of: examples), warnings: nil))
     }
 
     // The paper's comparison for a few images of the first concept: every map, with its faithfulness figures.

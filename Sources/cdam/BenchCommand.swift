@@ -14,9 +14,10 @@ struct BenchCommand: AsyncParsableCommand {
           cdam bench efficiency --json
           cdam bench index --images photos/
           cdam bench pictures --images photo.jpg
+          cdam bench heads --images labelled-photos/
         """)
 
-    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | imaging | index | search | pictures")
+    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | imaging | index | search | pictures | heads")
     var suite: String = "all"
 
     @Option(help: "Input side in pixels (a multiple of the patch size).")
@@ -40,7 +41,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "imaging", "index", "search", "pictures"]
+            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "imaging", "index", "search", "pictures", "heads"]
             guard known.contains(suite) else { throw WorkbenchError.usage("unknown suite '\(suite)'; one of \(known.joined(separator: ", "))") }
             var figures: [BenchmarkFigure] = []
             let report = { (f: BenchmarkFigure) in
@@ -71,6 +72,14 @@ struct BenchCommand: AsyncParsableCommand {
             } else if suite == "search" {
                 let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-search.sqlite")
                 try Benchmarks.search(database: db, count: count).forEach(report)
+            } else if suite == "heads" {
+                Benchmarks.heads(repeats: repeats).forEach(report)
+                if let images {
+                    let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: size, width: size,
+                                                    crop: false, allowTruncated: false)
+                    let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-heads.sqlite")
+                    try Benchmarks.headTraining(folder: URL(fileURLWithPath: images), embedder: embedder, database: db).forEach(report)
+                }
             } else if suite != "sgemm" {
                 let model = try ModelRegistry(home: homeOptions.resolvedHome).load(modelOptions.model).transformer
                 if suite == "forward" || suite == "all" {

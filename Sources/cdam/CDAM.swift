@@ -22,7 +22,7 @@ struct CDAM: AsyncParsableCommand {
         version: cdamVersion,
         subcommands: [
             ModelCommand.self, EmbedCommand.self, QueryCommand.self, ConceptCommand.self,
-            IndexCommand.self, CollectionCommand.self, SearchCommand.self, ReportCommand.self,
+            IndexCommand.self, CollectionCommand.self, SearchCommand.self, ReportCommand.self, HeadCommand.self,
             BenchCommand.self,
         ]
     )

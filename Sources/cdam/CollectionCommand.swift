@@ -72,7 +72,7 @@ struct CollectionCommand: AsyncParsableCommand {
             try await runReportingErrors {
                 let summary = try pruneLibrary(store: try homeOptions.store())
                 if output.json { return try printJSON(summary) }
-                print("forgot \(summary.pathsForgotten) missing paths, \(summary.membershipsForgotten) collection entries and \(summary.imagesForgotten) images; kept \(summary.imagesKeptForConcepts) images whose files are gone because concepts use them")
+                print("forgot \(summary.pathsForgotten) missing paths, \(summary.membershipsForgotten) collection entries and \(summary.imagesForgotten) images; kept \(summary.imagesKeptForConcepts) images whose files are gone because concepts or heads use them")
             }
         }
     }

@@ -43,7 +43,7 @@ struct QueryCommand: AsyncParsableCommand {
 
         Scores of different kinds are not comparable (a mean concept scores in the hundreds, a probe near 0). Each score's percentile says where it stands among reference images: the concept's stored background, the --background images, or --collection C. When two targets' maps on an image correlate above 0.95 a warning says so: they show the same evidence, and --contrast A,B or a discriminative kind tells them apart.
 
-        Targets come from example folders built on the fly (--examples, no database needed) or from stored concepts (--concept NAME, --concept all, --contrast A,B). Kinds: mean (the paper's: f = e.c, c the examples' mean embedding), cosine, contrast (two folders: "A and not B"), centred (e.(c - mu), mu a background's mean), probe (logistic regression against a background), whitened (shrinkage LDA against a background).
+        Targets come from example folders built on the fly (--examples, no database needed) or from stored concepts (--concept NAME, --concept all, --contrast A,B). Class CDAM (the paper's first variant): --head NAME explains class logits f_k = w_k.e + b_k of a linear head trained with `cdam head train`; each class target reports the head's softmax probability and rank. Kinds: mean (the paper's: f = e.c, c the examples' mean embedding), cosine, contrast (two folders: "A and not B"), centred (e.(c - mu), mu a background's mean), probe (logistic regression against a background), whitened (shrinkage LDA against a background).
 
         Comparison maps (--maps): am (last-block CLS attention), rollout, rp (Chefer et al.'s gradient-weighted attention rule), tam (token ablation: f(all) - f(without patch i); 1 forward pass per patch).
 
@@ -54,6 +54,8 @@ struct QueryCommand: AsyncParsableCommand {
           cdam query scene.jpg --concept all --maps cdam,am --out maps/ --overlay-size 768
           cdam query scene.jpg --concept dog --maps cdam,am,rp --json
           cdam query scene.jpg --examples dogs/ --kind probe --background other/
+          cdam query catdog.jpg --head pets --class dog --class cat --out maps/
+          cdam query scene.jpg --head imagenet --class top5 --json
         """)
 
     @Argument(help: "Image files or folders.")
@@ -67,6 +69,12 @@ struct QueryCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Two stored concepts A,B: the target \"A and not B\" (f_A - f_B; repeatable).", valueName: "A,B"))
     var contrast: [String] = []
+
+    @Option(help: ArgumentHelp("A stored linear head (`cdam head train`): class CDAM of its classes chosen with --class.", valueName: "name"))
+    var head: String?
+
+    @Option(name: .customLong("class"), help: ArgumentHelp("A class of --head (repeatable): a label, `all`, or topK such as top5 (the K classes the head predicts for the image; default top1).", valueName: "label"))
+    var classNames: [String] = []
 
     @Option(help: "Concept kind for --examples: mean, cosine, contrast, centred, probe, whitened.")
     var kind: Target.Kind = .mean
@@ -111,8 +119,11 @@ struct QueryCommand: AsyncParsableCommand {
             let p = embedder.preprocessing
             let conceptEmbedder = (p.height == 224 && p.width == 224) ? embedder
                 : ModelEmbedder(model: embedder.model, preprocessing: Preprocessing(size: 224, crop: preprocess.crop), decodeOptions: embedder.decodeOptions)
-            guard !examples.isEmpty || !conceptNames.isEmpty || !contrast.isEmpty else {
-                throw WorkbenchError.usage("say what to look for: --concept NAME (stored), --contrast A,B, or --examples DIR")
+            guard classNames.isEmpty || head != nil else {
+                throw WorkbenchError.usage("--class needs --head NAME: the head whose classes to explain (see `cdam head list`)")
+            }
+            guard !examples.isEmpty || !conceptNames.isEmpty || !contrast.isEmpty || head != nil else {
+                throw WorkbenchError.usage("say what to look for: --concept NAME (stored), --contrast A,B, --examples DIR, or --head NAME --class LABEL")
             }
             var targets: [Target] = []
             var references: [ScoreReference?] = []
@@ -138,10 +149,12 @@ struct QueryCommand: AsyncParsableCommand {
                 references += built.references
                 randomTargets += built.randomTargets
             }
-            guard !targets.isEmpty else { throw ExitCode(1) }
-            let request = QueryRequest(targets: targets, maps: mapKinds, faithfulness: faithfulness,
+            let heads = try head.map { [try classTargets(head: $0, classes: classNames, modelName: embedder.modelName, store: store)] } ?? []
+            guard !targets.isEmpty || !heads.isEmpty else { throw ExitCode(1) }
+            var request = QueryRequest(targets: targets, maps: mapKinds, faithfulness: faithfulness,
                                        outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions,
                                        references: references, randomTargets: randomTargets, significanceQ: fdr)
+            request.heads = heads
             if significance, randomTargets.allSatisfy(\.isEmpty) {
                 printError("warning: --significance needs concepts with a background (stored concepts, or --examples with --background): no patch is tested")
             }
@@ -176,6 +189,7 @@ func printQuery(_ report: QueryReport) {
                 + t.kind.padding(toLength: 9, withPad: " ", startingAt: 0)
                 + String(format: " score %10.4f", t.score) + percentile
                 + String(format: "   evidence %+.4g   counter-evidence %+.4g", pos, neg)
+            if let p = t.probability, let rank = t.rank { line += String(format: "   p %.3f, rank %d of head '%@'", p, rank, t.head ?? "") }
             if let cdam = t.figures?["cdam"] {
                 line += String(format: "   sparsity %.2f  r(TAM) %.2f", cdam.sparsity, cdam.tamCorrelation ?? .nan)
                 if let r = cdam.randomizationRankCorrelation { line += String(format: "  rank r(randomised model) %.2f", r) }

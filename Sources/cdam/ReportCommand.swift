@@ -12,10 +12,17 @@ struct ReportCommand: AsyncParsableCommand {
 
         Example:
           cdam report fruit animal --collection samples --out report/
+          cdam report --head pets --class dog --class cat --collection samples --out report/
         """)
 
     @Argument(help: "Stored concept names.")
-    var concepts: [String]
+    var concepts: [String] = []
+
+    @Option(help: ArgumentHelp("A stored linear head: its classes (--class) are reported like concepts (class CDAM).", valueName: "name"))
+    var head: String?
+
+    @Option(name: .customLong("class"), help: ArgumentHelp("A class of --head (repeatable), or all (default).", valueName: "label"))
+    var classNames: [String] = []
 
     @Option(help: ArgumentHelp("Rank this collection's images (default: every image stored for the model).", valueName: "name"))
     var collection: String?
@@ -40,6 +47,8 @@ struct ReportCommand: AsyncParsableCommand {
     func validate() throws {
         guard top > 0 else { throw ValidationError("--top \(top): give a positive number") }
         guard compare >= 0 else { throw ValidationError("--compare \(compare): give 0 or more") }
+        guard !concepts.isEmpty || head != nil else { throw ValidationError("name at least one concept, or --head NAME") }
+        guard classNames.isEmpty || head != nil else { throw ValidationError("--class needs --head NAME") }
     }
 
     func run() async throws {
@@ -48,9 +57,13 @@ struct ReportCommand: AsyncParsableCommand {
             let store = try homeOptions.readStore()
             let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: 224, width: 224,
                                             crop: false, allowTruncated: false)
-            let request = ReportRequest(concepts: concepts, collection: collection, top: top, comparisonImages: compare,
+            var request = ReportRequest(concepts: concepts, collection: collection, top: top, comparisonImages: compare,
                                         outDirectory: URL(fileURLWithPath: out), render: renderOptions,
                                         includeExamples: includeExamples)
+            if let head {
+                request.heads = [try classTargets(head: head, classes: classNames.isEmpty ? ["all"] : classNames,
+                                                  modelName: embedder.modelName, store: store)]
+            }
             if compare > 0 {
                 // Token ablation dominates a report: say what it costs before it runs.
                 let passes = compare * (224 / embedder.patchSize) * (224 / embedder.patchSize)
