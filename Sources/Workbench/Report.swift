@@ -17,6 +17,9 @@ public struct ReportRequest: Sendable {
     public var render: RenderOptions
     /// Rank the concepts' own examples among the best matches too (marked); by default they are left out.
     public var includeExamples: Bool
+    /// The maps of the comparison images (Smooth and Integrated CDAM only when listed: ~16 passes each).
+    public var comparisonMaps = MapKind.comparison
+    public var averaged = AveragedMapSettings.workbench
 
     public init(concepts: [String], collection: String? = nil, top: Int = 8, comparisonImages: Int = 2,
                 outDirectory: URL, render: RenderOptions = RenderOptions(), includeExamples: Bool = false) {
@@ -84,6 +87,8 @@ public struct ReportDocument: Codable, Sendable {
     public var comparisons: [Comparison]
     public var grid: Grid?
     public var notes: [String]
+    /// The settings that produced the comparisons' `scdam` and `icdam` maps, when there are any.
+    public var mapSettings: MapSettings? = nil
 }
 
 /// Builds a concept report: `index.html` (self-contained), `report.json`, `scores.csv`, and the images.
@@ -179,7 +184,9 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
         for hit in try index.search(first, top: request.comparisonImages, excluding: exampleIDs.first ?? []) {
             guard let p = load(hit.image) else { continue }
             progress("comparison maps for \(hit.image) (TAM: one forward pass per patch)")
-            let q = try explain(p, request: QueryRequest(targets: [first], maps: MapKind.allCases, faithfulness: true), model: model)
+            var query = QueryRequest(targets: [first], maps: request.comparisonMaps, faithfulness: true)
+            query.averaged = request.averaged
+            let q = try explain(p, request: query, model: model)
             var overlays: [String: String] = [:]
             for (name, map) in q.targets[0].maps.sorted(by: { $0.key < $1.key }) {
                 let heat = renderHeatmap(map, gridHeight: q.grid[0], gridWidth: q.grid[1], width: p.resized.width,
@@ -218,9 +225,10 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
 
     let legend = try save(colorLegend(width: 256, height: 14), "legend.png")
     let formatter = ISO8601DateFormatter()
-    let document = ReportDocument(model: embedder.modelName, modelSHA256: embedder.modelSHA256, collection: request.collection,
+    var document = ReportDocument(model: embedder.modelName, modelSHA256: embedder.modelSHA256, collection: request.collection,
                                   createdAt: formatter.string(from: Date()), concepts: sections, comparisons: comparisons,
                                   grid: grid, notes: notes)
+    if !comparisons.isEmpty { document.mapSettings = MapSettings(maps: request.comparisonMaps, settings: request.averaged) }
     do {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -40,12 +40,13 @@ struct QueryCommand: AsyncParsableCommand {
 
         Targets come from example folders built on the fly (--examples, no database needed) or from stored concepts (--concept NAME, --concept all, --contrast A,B). Kinds: mean (the paper's: f = e.c, c the examples' mean embedding), cosine, contrast (two folders: "A and not B"), centred (e.(c - mu), mu a background's mean), probe (logistic regression against a background), whitened (shrinkage LDA against a background).
 
-        Comparison maps (--maps): am (last-block CLS attention), rollout, rp (Chefer et al.'s gradient-weighted attention rule), tam (token ablation: f(all) - f(without patch i); 1 forward pass per patch).
+        Comparison maps (--maps): am (last-block CLS attention), rollout, rp (Chefer et al.'s gradient-weighted attention rule), tam (token ablation: f(all) - f(without patch i); 1 forward pass per patch), scdam (Smooth CDAM: the mean CDAM map of --smooth-samples noisy copies), icdam (Integrated CDAM: dF/dT integrated along a path from a --baseline image to the input, times T). scdam and icdam cost about 16 passes each; --perturb tokens perturbs only the tokens entering the last attention and runs only the last block per copy. The JSON's mapSettings says which settings produced them.
 
         Examples:
           cdam query scene.jpg --examples dogs/ --examples cats/ --out maps/
           cdam query scene.jpg --concept dog --maps cdam,am,rp --json
           cdam query scene.jpg --examples dogs/ --kind probe --background other/
+          cdam query scene.jpg --concept dog --maps cdam,scdam,icdam --baseline blurred --json
         """)
 
     @Argument(help: "Image files or folders.")
@@ -69,7 +70,7 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Read each score's percentile against this collection (default: each concept's background).", valueName: "name"))
     var collection: String?
 
-    @Option(help: ArgumentHelp("Maps to compute, comma-separated: cdam, am, rollout, rp, tam.", valueName: "list"))
+    @Option(help: ArgumentHelp("Maps to compute, comma-separated: cdam, am, rollout, rp, tam, scdam, icdam.", valueName: "list"))
     var maps: String = "cdam"
 
     @Flag(help: "Also report each map's sparsity, deletion/insertion curves and correlation with TAM (slow: adds TAM), the model randomisation check, and the contrast between targets.")
@@ -87,6 +88,7 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write heatmap overlays and a side-by-side panel per image as PNG here.", valueName: "dir"))
     var out: String?
 
+    @OptionGroup(title: "Smooth and Integrated CDAM (--maps scdam,icdam)") var averaged: AveragedMapArguments
     @OptionGroup var render: RenderArguments
     @OptionGroup var preprocess: PreprocessOptions
     @OptionGroup var homeOptions: HomeOptions
@@ -131,9 +133,11 @@ struct QueryCommand: AsyncParsableCommand {
                 randomTargets += built.randomTargets
             }
             guard !targets.isEmpty else { throw ExitCode(1) }
-            let request = QueryRequest(targets: targets, maps: mapKinds, faithfulness: faithfulness,
+            var request = QueryRequest(targets: targets, maps: mapKinds, faithfulness: faithfulness,
                                        outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions,
                                        references: references, randomTargets: randomTargets, significanceQ: fdr)
+            request.averaged = averaged.settings
+            if let note = MapSettings.costNote(maps: mapKinds, settings: request.averaged, images: files.count) { printError(note) }
             if significance, randomTargets.allSatisfy(\.isEmpty) {
                 printError("warning: --significance needs concepts with a background (stored concepts, or --examples with --background): no patch is tested")
             }
