@@ -96,20 +96,28 @@ public func smoothCDAM(_ model: VisionTransformer, pixels: [Float], height: Int,
     let copies = settings.samples, kk = targets.count, p = (height / model.config.patchSize) * (width / model.config.patchSize)
     precondition(copies > 0 && settings.batchSize > 0)
     var sums = [[Float]](repeating: [Float](repeating: 0, count: p), count: kk)
-    var rng = GaussianNoise(seed: settings.seed)
-    func draws(_ start: Int, _ count: Int, into out: UnsafeMutablePointer<Float>) {
-        if let noise {
-            precondition(noise.count >= start + count, "noise holds \(noise.count) values, \(start + count) needed")
-            noise.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + start, count: count) }
-        } else {
-            rng.fill(out, count: count)
+    if let noise {
+        let needed = copies * (settings.perturb == .pixels ? pixels.count : (1 + p) * model.config.hiddenSize)
+        precondition(noise.count >= needed, "noise holds \(noise.count) values, \(needed) needed")
+    }
+    // Copies first..<first+b of `center` (count values) plus scale times their noise, into out: copy s draws from
+    // a stream of its own, so the map does not depend on the batch size and the copies fill on every core.
+    func noisyCopies(_ center: UnsafePointer<Float>, count: Int, scale: Float, first: Int, _ b: Int,
+                     into out: UnsafeMutablePointer<Float>) {
+        DispatchQueue.concurrentPerform(iterations: b) { i in
+            let o = out + i * count
+            if let noise {
+                noise.withUnsafeBufferPointer { o.update(from: $0.baseAddress! + (first + i) * count, count: count) }
+            } else {
+                var rng = GaussianNoise(seed: settings.seed, stream: UInt64(first + i))
+                rng.fill(o, count: count)
+            }
+            for j in 0..<count { o[j] = center[j] + scale * o[j] }
         }
     }
     func accumulate(_ result: ForwardResult, images: Int) {
-        for i in 0..<images {
-            let maps = cdam(model, result, image: i, targets: targets).maps
-            for k in 0..<kk { for j in 0..<p { sums[k][j] += maps[k][j] } }
-        }
+        let perImage = parallelMaps(images) { cdam(model, result, image: $0, targets: targets).maps }
+        for maps in perImage { for k in 0..<kk { for j in 0..<p { sums[k][j] += maps[k][j] } } }
     }
     var full = 0, lastOnly = 0
     switch settings.perturb {
@@ -121,9 +129,8 @@ public func smoothCDAM(_ model: VisionTransformer, pixels: [Float], height: Int,
             let b = min(settings.batchSize, copies - s)
             var batch = [Float](repeating: 0, count: b * count)
             batch.withUnsafeMutableBufferPointer { out in
-                draws(s * count, b * count, into: out.baseAddress!)
                 pixels.withUnsafeBufferPointer { x in
-                    for i in 0..<b { for j in 0..<count { out[i * count + j] = x[j] + scale * out[i * count + j] } }
+                    noisyCopies(x.baseAddress!, count: count, scale: scale, first: s, b, into: out.baseAddress!)
                 }
             }
             accumulate(try model.forward(pixels: batch, batch: b, height: height, width: width,
@@ -142,8 +149,7 @@ public func smoothCDAM(_ model: VisionTransformer, pixels: [Float], height: Int,
         while s < copies {
             let b = min(settings.batchSize, copies - s)
             let batch = FloatBuffer(uninitialized: b * count)
-            draws(s * count, b * count, into: batch.ptr)
-            for i in 0..<b { for j in 0..<count { batch.ptr[i * count + j] = t.ptr[j] + scale * batch.ptr[i * count + j] } }
+            noisyCopies(t.ptr, count: count, scale: scale, first: s, b, into: batch.ptr)
             accumulate(model.lastBlockForward(input: x, norm1Out: batch, batch: b, gridHeight: base.gridHeight,
                                               gridWidth: base.gridWidth), images: b)
             lastOnly += b
@@ -171,8 +177,9 @@ public func integratedCDAM(_ model: VisionTransformer, pixels: [Float], height: 
     var tokensOfInput: FloatBuffer? = nil   // (N, D)
     var full = 0, lastOnly = 0
     func accumulate(_ result: ForwardResult, points chunk: ArraySlice<(alpha: Float, weight: Float)>) {
+        let grads = parallelMaps(chunk.count) { cdam(model, result, image: $0, targets: targets, keepGradients: true).gradients! }
         for (i, point) in chunk.enumerated() {
-            let g = cdam(model, result, image: i, targets: targets, keepGradients: true).gradients!
+            let g = grads[i]
             let n = result.tokens
             if gbar == nil { gbar = FloatBuffer(count: kk * n * d) }
             let acc = gbar!.ptr, w = point.weight
@@ -301,29 +308,41 @@ func valueRange(_ values: [Float]) -> Float {
     return hi - lo
 }
 
-/// Standard normal draws: SplitMix64 uniforms through Box-Muller, both outputs used. Reproducible everywhere.
+/// `body(i)` for i in 0..<count, spread over the cores, in order.
+func parallelMaps<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
+    var out = [T?](repeating: nil, count: count)
+    let lock = NSLock()
+    DispatchQueue.concurrentPerform(iterations: count) { i in
+        let value = body(i)
+        lock.lock(); out[i] = value; lock.unlock()
+    }
+    return out.map { $0! }
+}
+
+/// Standard normal draws: SplitMix64 uniforms (24 bits) through Box-Muller in Float, both outputs used.
+/// One stream per (seed, copy). Reproducible everywhere.
 struct GaussianNoise {
     private var state: UInt64
-    private var spare: Float? = nil
 
-    init(seed: UInt64) { state = seed &+ 0x5DEE_CE66_D1CE_4E5B }
+    init(seed: UInt64, stream: UInt64 = 0) {
+        state = (seed &* 0xD1B5_4A32_D192_ED03) ^ (stream &* 0x9E37_79B9_7F4A_7C15) ^ 0x5DEE_CE66_D1CE_4E5B
+    }
 
-    private mutating func uniform() -> Double {
+    private mutating func uniform() -> Float {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return (Double((z ^ (z >> 31)) >> 11) + 0.5) / 9_007_199_254_740_992
-    }
-
-    mutating func next() -> Float {
-        if let s = spare { spare = nil; return s }
-        let r = (-2 * log(uniform())).squareRoot(), a = 2 * Double.pi * uniform()
-        spare = Float(r * sin(a))
-        return Float(r * cos(a))
+        return (Float((z ^ (z >> 31)) >> 40) + 0.5) * (1 / 16_777_216)
     }
 
     mutating func fill(_ out: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { out[i] = next() }
+        var i = 0
+        while i < count {
+            let r = (-2 * log(uniform())).squareRoot(), a = 2 * Float.pi * uniform()
+            out[i] = r * cos(a)
+            if i + 1 < count { out[i + 1] = r * sin(a) }
+            i += 2
+        }
     }
 }

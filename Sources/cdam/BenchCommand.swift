@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the numeric core on the installed model (speed, peak memory).",
         discussion: """
-        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
+        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; smooth (not in all: Smooth CDAM N = 16 and Integrated CDAM M = 16 against one CDAM map, batched in passes of --batch, unbatched, and with --perturb tokens); and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
 
         Examples:
           cdam bench cdam
@@ -15,14 +15,14 @@ struct BenchCommand: AsyncParsableCommand {
           cdam bench index --images photos/
         """)
 
-    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | imaging | index | search")
+    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | smooth | imaging | index | search")
     var suite: String = "all"
 
     @Option(help: "Input side in pixels (a multiple of the patch size).")
     var size: Int = 224
 
-    @Option(help: "Batch size for forward and tam.")
-    var batch: Int = 8
+    @Option(help: "Batch size for forward, tam and smooth (default 8; smooth: 16).")
+    var batch: Int?
 
     @Option(help: "Repetitions (the median is reported).")
     var repeats: Int = 5
@@ -38,8 +38,9 @@ struct BenchCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
+        let batch = self.batch ?? 8
         try await runReportingErrors {
-            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "imaging", "index", "search"]
+            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "smooth", "imaging", "index", "search"]
             guard known.contains(suite) else { throw WorkbenchError.usage("unknown suite '\(suite)'; one of \(known.joined(separator: ", "))") }
             var figures: [BenchmarkFigure] = []
             let report = { (f: BenchmarkFigure) in
@@ -83,6 +84,9 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 if suite == "rp" || suite == "all" { report(try Benchmarks.relevance(model, size: size, repeats: repeats)) }
                 if suite == "tam" || suite == "all" { report(try Benchmarks.tokenAblation(model, size: size, batch: batch)) }
+                if suite == "smooth" {
+                    try Benchmarks.averagedMaps(model, size: size, batch: self.batch ?? 16, repeats: repeats).forEach(report)
+                }
             }
             let rss = Benchmarks.peakRSSMegabytes
             if output.json {
