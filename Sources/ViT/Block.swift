@@ -68,8 +68,10 @@ extension VisionTransformer {
     /// and each part runs its whole chain of single-threaded products and elementwise passes: two phases
     /// per block, with one wait between them, for the keys and values of every row. The residual sums
     /// and GELU happen in the products' epilogues, on each output tile just computed (still in L1).
+    /// `norm1Out`, when given (B*N, D), replaces norm1(x) (the residual still adds x): the block as a function
+    /// of the tokens CDAM differentiates against; norm1's statistics are then left unset.
     func blockForward(_ l: Int, x: FloatBuffer, batch b: Int, tokens n: Int, clsOnly: Bool,
-                      record: BlockRecord = .all) -> BlockCache {
+                      record: BlockRecord = .all, norm1Out given: FloatBuffer? = nil) -> BlockCache {
         let w = weights.blocks[l]
         let d = config.hiddenSize, heads = config.heads, hd = config.headSize, m = config.mlpSize
         let nq = clsOnly ? 1 : n, rows = b * n, qrows = b * nq
@@ -82,8 +84,12 @@ extension VisionTransformer {
         let xp = x.ptr, t = c.norm1Out.ptr, qkv = c.qkv.ptr
         parallelRanges(rows, chunks: Self.parts(rows)) { r in
             let lo = r.lowerBound, count = r.count
-            layerNormForward(xp + lo * d, rows: count, width: d, weight: w.norm1Weight.ptr, bias: w.norm1Bias.ptr, eps: eps,
-                             out: t + lo * d, mean: c.norm1Mean.ptr + lo, rstd: c.norm1Rstd.ptr + lo)
+            if let given {
+                (t + lo * d).update(from: given.ptr + lo * d, count: count * d)
+            } else {
+                layerNormForward(xp + lo * d, rows: count, width: d, weight: w.norm1Weight.ptr, bias: w.norm1Bias.ptr, eps: eps,
+                                 out: t + lo * d, mean: c.norm1Mean.ptr + lo, rstd: c.norm1Rstd.ptr + lo)
+            }
             w.qkv.apply(rows: count, x: t + lo * d, ldx: d, bias: w.qkvBias.ptr, out: qkv + lo * 3 * d, ldOut: 3 * d,
                           columns: clsOnly ? d..<(3 * d) : nil)
         }

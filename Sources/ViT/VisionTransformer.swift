@@ -139,11 +139,7 @@ public final class VisionTransformer {
             last = cache
         }
         // The final LayerNorm: CLS rows always, every token on request.
-        let clsInput = FloatBuffer(uninitialized: b * d)
-        for i in 0..<b { (clsInput.ptr + i * d).update(from: x.ptr + i * last.queries * d, count: d) }
-        let cls = FloatBuffer(uninitialized: b * d), mean = FloatBuffer(uninitialized: b), rstd = FloatBuffer(uninitialized: b)
-        layerNormForward(clsInput.ptr, rows: b, width: d, weight: weights.normWeight.ptr, bias: weights.normBias.ptr,
-                         eps: config.layerNormEps, out: cls.ptr, mean: mean.ptr, rstd: rstd.ptr)
+        let (clsInput, cls, mean, rstd) = finalNorm(clsRowsOf: x, batch: b, queries: last.queries)
         var finalTokens: FloatBuffer? = nil
         if options.allTokens {
             let out = FloatBuffer(uninitialized: b * n * d)
@@ -156,5 +152,17 @@ public final class VisionTransformer {
         return ForwardResult(batch: b, tokens: n, gridHeight: gridHeight, gridWidth: gridWidth, cls: cls,
                              finalTokens: finalTokens, caches: caches, attentions: attentions,
                              finalInput: clsInput, finalMean: mean, finalRstd: rstd)
+    }
+
+    /// The final LayerNorm of the CLS rows of x (B*nq, D): its input, output and statistics. (B, D), (B, D), (B), (B)
+    func finalNorm(clsRowsOf x: FloatBuffer, batch b: Int, queries nq: Int)
+        -> (input: FloatBuffer, cls: FloatBuffer, mean: FloatBuffer, rstd: FloatBuffer) {
+        let d = config.hiddenSize
+        let clsInput = FloatBuffer(uninitialized: b * d)
+        for i in 0..<b { (clsInput.ptr + i * d).update(from: x.ptr + i * nq * d, count: d) }
+        let cls = FloatBuffer(uninitialized: b * d), mean = FloatBuffer(uninitialized: b), rstd = FloatBuffer(uninitialized: b)
+        layerNormForward(clsInput.ptr, rows: b, width: d, weight: weights.normWeight.ptr, bias: weights.normBias.ptr,
+                         eps: config.layerNormEps, out: cls.ptr, mean: mean.ptr, rstd: rstd.ptr)
+        return (clsInput, cls, mean, rstd)
     }
 }

@@ -307,4 +307,49 @@ extension Benchmarks {
         }
         return img
     }
+
+    /// Smooth CDAM (N = 16) and Integrated CDAM (M = 16, trapezoid: 17 passes) on one image with one target,
+    /// against one CDAM map (a forward pass keeping the last block and its backward): batched (the copies in
+    /// forward passes of `batch`), unbatched (one pass per copy), and with `--perturb tokens`. The host drifts, so
+    /// every repetition times one CDAM and then each variant in turn; a variant's `ratio` is the median of its
+    /// time over that repetition's CDAM time.
+    public static func averagedMaps(_ model: VisionTransformer, size: Int, batch: Int, repeats: Int) throws -> [BenchmarkFigure] {
+        let pixels = randomPixels(3 * size * size)
+        let d = model.config.hiddenSize
+        let targets = [Target(name: "t", kind: .probe, direction: Array(randomPixels(d)), bias: 0)]
+        func settings(_ perturb: AveragedMapSettings.Perturbation, batch: Int) -> AveragedMapSettings {
+            var s = AveragedMapSettings()
+            s.samples = 16; s.steps = 16; s.integration = .trapezoid; s.perturb = perturb; s.batchSize = batch
+            return s
+        }
+        let variants: [(name: String, run: () throws -> Void)] = [
+            ("smooth N=16, pixels, batch \(batch)", { _ = try smoothCDAM(model, pixels: pixels, height: size, width: size, targets: targets, settings: settings(.pixels, batch: batch)) }),
+            ("smooth N=16, pixels, unbatched", { _ = try smoothCDAM(model, pixels: pixels, height: size, width: size, targets: targets, settings: settings(.pixels, batch: 1)) }),
+            ("integrated M=16 (17 passes), pixels, batch \(batch)", { _ = try integratedCDAM(model, pixels: pixels, height: size, width: size, targets: targets, settings: settings(.pixels, batch: batch)) }),
+            ("integrated M=16 (17 passes), pixels, unbatched", { _ = try integratedCDAM(model, pixels: pixels, height: size, width: size, targets: targets, settings: settings(.pixels, batch: 1)) }),
+            ("smooth N=16, tokens, batch \(batch)", { _ = try smoothCDAM(model, pixels: pixels, height: size, width: size, targets: targets, settings: settings(.tokens, batch: batch)) }),
+            ("integrated M=16, tokens, batch \(batch)", { _ = try integratedCDAM(model, pixels: pixels, height: size, width: size, targets: targets, settings: settings(.tokens, batch: batch)) }),
+        ]
+        var single: [Double] = []
+        var times = [[Double]](repeating: [], count: variants.count), ratios = times
+        for round in 0...repeats {   // round 0 warms up
+            let one = try milliseconds {
+                let r = try model.forward(pixels: pixels, batch: 1, height: size, width: size, options: ForwardOptions(keep: .lastBlock))
+                _ = cdam(model, r, image: 0, targets: targets)
+            }
+            for (i, v) in variants.enumerated() {
+                let ms = try milliseconds(v.run)
+                if round > 0 { times[i].append(ms); ratios[i].append(ms / one) }
+            }
+            if round > 0 { single.append(one) }
+        }
+        var out = [BenchmarkFigure(name: "cdam \(size)x\(size), 1 target (the unit)", milliseconds: median(single), unit: "image",
+                                   gflops: nil, detail: "forward keeping the last block + backward", best: single.min(), ratio: 1)]
+        for (i, v) in variants.enumerated() {
+            out.append(BenchmarkFigure(name: v.name, milliseconds: median(times[i]), unit: "image", gflops: nil,
+                                       detail: String(format: "%.2fx one CDAM (median of %d rounds' ratios)", median(ratios[i]), repeats),
+                                       best: times[i].min(), ratio: median(ratios[i])))
+        }
+        return out
+    }
 }

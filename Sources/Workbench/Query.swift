@@ -8,6 +8,11 @@ import ViT
 /// The maps `query` can compute (CDAM.md).
 public enum MapKind: String, Codable, CaseIterable, Sendable {
     case cdam, am, rollout, rp, tam
+    /// Smooth CDAM and Integrated CDAM (SmoothCDAM.swift): about 16 passes each, computed only when asked for.
+    case scdam, icdam
+
+    /// The single-pass maps and TAM: what a report compares unless told otherwise.
+    public static let comparison: [MapKind] = [.cdam, .am, .rollout, .rp, .tam]
 
     /// Parses "cdam,am,rp".
     /// - Throws: `WorkbenchError.usage` naming an unknown map.
@@ -113,6 +118,8 @@ public struct QueryReport: Codable, Sendable {
     public var model: String
     public var results: [QueryImage]
     public var errors: [InputError]
+    /// The settings that produced the `scdam` and `icdam` maps, when there are any.
+    public var mapSettings: MapSettings? = nil
 }
 
 /// What to compute for each image.
@@ -132,6 +139,8 @@ public struct QueryRequest: Sendable {
     public var significanceQ: Double
     /// Classes of linear heads, explained after `targets` (class CDAM); chosen per image.
     public var heads: [ClassTargets] = []
+    /// Settings of the `scdam` and `icdam` maps.
+    public var averaged = AveragedMapSettings.workbench
 
     public init(targets: [Target], maps: [MapKind] = [.cdam], faithfulness: Bool = false, outDirectory: URL? = nil,
                 render: RenderOptions = RenderOptions(), references: [ScoreReference?] = [],
@@ -152,6 +161,7 @@ public struct QueryRequest: Sendable {
 public func runQuery(_ files: [URL], request: QueryRequest, embedder: ModelEmbedder,
                      progress: ((Int, Int) -> Void)? = nil) -> QueryReport {
     var report = QueryReport(model: embedder.modelName, results: [], errors: [])
+    report.mapSettings = MapSettings(maps: request.maps, settings: request.averaged)
     if let out = request.outDirectory {
         do { try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true) } catch {
             report.errors = files.map { InputError(image: $0.path, error: WorkbenchError.failed("\(out.path): cannot create the output folder (\(error.localizedDescription))")) }
@@ -200,6 +210,10 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model: Vision
         for (k, map) in relevancePropagation(model, result, image: 0, targets: targets).enumerated() {
             perTarget[k][MapKind.rp.rawValue] = map
         }
+    }
+    for (kind, maps) in try averagedMaps(wants.intersection([.scdam, .icdam]), image: image, targets: targets,
+                                         settings: request.averaged, model: model, forward: result) {
+        for k in targets.indices { perTarget[k][kind.rawValue] = maps[k] }
     }
     var scorer: TokenSubsetScorer? = nil
     if wants.contains(.tam) {

@@ -20,6 +20,9 @@ public struct ReportRequest: Sendable {
     /// Classes of linear heads (class CDAM), reported after the concepts like concepts (their training images
     /// take the examples' place).
     public var heads: [ClassTargets] = []
+    /// The maps of the comparison images (Smooth and Integrated CDAM only when listed: ~16 passes each).
+    public var comparisonMaps = MapKind.comparison
+    public var averaged = AveragedMapSettings.workbench
 
     public init(concepts: [String], collection: String? = nil, top: Int = 8, comparisonImages: Int = 2,
                 outDirectory: URL, render: RenderOptions = RenderOptions(), includeExamples: Bool = false) {
@@ -87,6 +90,8 @@ public struct ReportDocument: Codable, Sendable {
     public var comparisons: [Comparison]
     public var grid: Grid?
     public var notes: [String]
+    /// The settings that produced the comparisons' `scdam` and `icdam` maps, when there are any.
+    public var mapSettings: MapSettings? = nil
 }
 
 /// Builds a concept report: `index.html` (self-contained), `report.json`, `scores.csv`, and the images.
@@ -230,7 +235,9 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
         for hit in try index.search(first, top: request.comparisonImages, excluding: exampleIDs.first ?? []) {
             guard let p = load(hit.image) else { continue }
             progress("comparison maps for \(hit.image) (TAM: one forward pass per patch)")
-            let q = try explain(p, request: QueryRequest(targets: [first], maps: MapKind.allCases, faithfulness: true), model: model)
+            var query = QueryRequest(targets: [first], maps: request.comparisonMaps, faithfulness: true)
+            query.averaged = request.averaged
+            let q = try explain(p, request: query, model: model)
             var overlays: [String: String] = [:]
             let renderer = OverlayRenderer(p, options: request.render)
             let r = q.targets[0]
@@ -273,9 +280,10 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
     let legend = try save(colorBar(width: 420, scale: 1, opacity: request.render.opacity,
                                    left: "counter-evidence", centre: "0", right: "evidence"), "legend.png")
     let formatter = ISO8601DateFormatter()
-    let document = ReportDocument(model: embedder.modelName, modelSHA256: embedder.modelSHA256, collection: request.collection,
+    var document = ReportDocument(model: embedder.modelName, modelSHA256: embedder.modelSHA256, collection: request.collection,
                                   createdAt: formatter.string(from: Date()), concepts: sections, comparisons: comparisons,
                                   grid: grid, notes: notes)
+    if !comparisons.isEmpty { document.mapSettings = MapSettings(maps: request.comparisonMaps, settings: request.averaged) }
     let json: Data
     do {
         let encoder = JSONEncoder()

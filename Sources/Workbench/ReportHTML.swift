@@ -107,10 +107,10 @@ enum ReportHTML {
             body += "</div></section>"
         }
         if !doc.comparisons.isEmpty {
-            body += "<section><h2>CDAM beside the other maps</h2><p class=\"note\">AM: last-block CLS attention. Rollout: attention rolled out over all blocks. RP: Chefer et al.'s gradient-weighted relevance. TAM: the score drop when each patch token is removed. Sparsity: share of patches below 5% of the largest |score|. Curves: the score as patches are deleted (blue, lower is better) or inserted (orange, higher is better) in the map's order.</p>"
+            body += "<section><h2>CDAM beside the other maps</h2><p class=\"note\">AM: last-block CLS attention. Rollout: attention rolled out over all blocks. RP: Chefer et al.'s gradient-weighted relevance. TAM: the score drop when each patch token is removed. SCDAM / ICDAM (when asked for): Smooth CDAM, the mean over noisy copies, and Integrated CDAM, the gradient integrated from a baseline. Sparsity: share of patches below 5% of the largest |score|. Curves: the score as patches are deleted (blue, lower is better) or inserted (orange, higher is better) in the map's order.</p>"
             for cmp in doc.comparisons {
                 body += "<h3>\(escape(URL(fileURLWithPath: cmp.image).lastPathComponent)) — \(escape(cmp.concept)), score \(number(cmp.score, 5))</h3><div class=\"row\">"
-                for name in ["cdam", "am", "rollout", "rp", "tam"] {
+                for name in ["cdam", "scdam", "icdam", "am", "rollout", "rp", "tam"] {
                     guard let overlay = cmp.overlays[name] else { continue }
                     let f = cmp.figures[name]
                     body += "<figure>\(img(overlay, base: base, alt: "\(name) map", cls: "map"))<figcaption><b>\(name.uppercased())</b><br>sparsity \(number(f?.sparsity))"

@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the numeric core on the installed model (speed, peak memory).",
         discussion: """
-        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); pictures (rendering a labelled 512-px overlay and a 42-tile panel, and writing them as PNG with libpng's defaults, as before, and with the fast writer; the first of --images when given, else a synthetic photo); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
+        Suites: sgemm (the BLAS rate, and the linear layers' product kernel), forward (embedding throughput), efficiency (the forward pass at --batch and OpenBLAS sgemm 2048^3 in alternation: the forward's rate as a share of the BLAS's on the same host minute), cdam (maps for 1 and 32 targets), rp, tam, or all; smooth (not in all: Smooth CDAM N = 16 and Integrated CDAM M = 16 against one CDAM map, batched in passes of --batch, unbatched, and with --perturb tokens); and, given --images DIR, imaging (decode + preprocess) and index (embedding with and without the store); pictures (rendering a labelled 512-px overlay and a 42-tile panel, and writing them as PNG with libpng's defaults, as before, and with the fast writer; the first of --images when given, else a synthetic photo); heads (training a linear head on 500 synthetic embeddings of 10 classes, and its 5-fold cross-validation; embedding excluded; with --images DIR, one sub-folder per class, also on those photos' real embeddings); search (100,000 synthetic stored embeddings in --db, default a temporary file). Run one suite per process to read its peak memory. scripts/bench.sh runs the model suites beside the PyTorch reference (scripts/reference/bench_torch.py) in the same run.
 
         Examples:
           cdam bench cdam
@@ -17,14 +17,14 @@ struct BenchCommand: AsyncParsableCommand {
           cdam bench heads --images labelled-photos/
         """)
 
-    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | imaging | index | search | pictures | heads")
+    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | smooth | imaging | index | search | pictures | heads")
     var suite: String = "all"
 
     @Option(help: "Input side in pixels (a multiple of the patch size).")
     var size: Int = 224
 
-    @Option(help: "Batch size for forward and tam.")
-    var batch: Int = 8
+    @Option(help: "Batch size for forward, tam and smooth (default 8; smooth: 16).")
+    var batch: Int?
 
     @Option(help: "Repetitions (the median is reported).")
     var repeats: Int = 5
@@ -40,8 +40,9 @@ struct BenchCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
+        let batch = self.batch ?? 8
         try await runReportingErrors {
-            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "imaging", "index", "search", "pictures", "heads"]
+            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "smooth", "imaging", "index", "search", "pictures", "heads"]
             guard known.contains(suite) else { throw WorkbenchError.usage("unknown suite '\(suite)'; one of \(known.joined(separator: ", "))") }
             var figures: [BenchmarkFigure] = []
             let report = { (f: BenchmarkFigure) in
@@ -96,6 +97,9 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 if suite == "rp" || suite == "all" { report(try Benchmarks.relevance(model, size: size, repeats: repeats)) }
                 if suite == "tam" || suite == "all" { report(try Benchmarks.tokenAblation(model, size: size, batch: batch)) }
+                if suite == "smooth" {
+                    try Benchmarks.averagedMaps(model, size: size, batch: self.batch ?? 16, repeats: repeats).forEach(report)
+                }
             }
             let rss = Benchmarks.peakRSSMegabytes
             if output.json {

@@ -45,7 +45,7 @@ struct QueryCommand: AsyncParsableCommand {
 
         Targets come from example folders built on the fly (--examples, no database needed) or from stored concepts (--concept NAME, --concept all, --contrast A,B). Class CDAM (the paper's first variant): --head NAME explains class logits f_k = w_k.e + b_k of a linear head trained with `cdam head train`; each class target reports the head's softmax probability and rank. Kinds: mean (the paper's: f = e.c, c the examples' mean embedding), cosine, contrast (two folders: "A and not B"), centred (e.(c - mu), mu a background's mean), probe (logistic regression against a background), whitened (shrinkage LDA against a background).
 
-        Comparison maps (--maps): am (last-block CLS attention), rollout, rp (Chefer et al.'s gradient-weighted attention rule), tam (token ablation: f(all) - f(without patch i); 1 forward pass per patch).
+        Comparison maps (--maps): am (last-block CLS attention), rollout, rp (Chefer et al.'s gradient-weighted attention rule), tam (token ablation: f(all) - f(without patch i); 1 forward pass per patch), scdam (Smooth CDAM: the mean CDAM map of --smooth-samples noisy copies), icdam (Integrated CDAM: dF/dT integrated along a path from a --baseline image to the input, times T). scdam and icdam cost about 16 passes each; --perturb tokens perturbs only the tokens entering the last attention and runs only the last block per copy. The JSON's mapSettings says which settings produced them.
 
         Pictures (--out DIR): each map is drawn on the photo at its own aspect ratio (long side --overlay-size, default 512); warm colours are evidence, cool ones counter-evidence, and a patch's colour grows more opaque with the square root of |value|, so neutral patches leave the photo as it is. Each picture is labelled (target, kind, map, score, percentile, and the scale: the largest |value|, which the colour bar's ends stand for) and has its colour bar; AM and rollout, the same for every target, are written once per image. The panel puts the photo and every map in a grid at most 6 wide. With --crop, the part the model saw is outlined.
 
@@ -56,6 +56,7 @@ struct QueryCommand: AsyncParsableCommand {
           cdam query scene.jpg --examples dogs/ --kind probe --background other/
           cdam query catdog.jpg --head pets --class dog --class cat --out maps/
           cdam query scene.jpg --head imagenet --class top5 --json
+          cdam query scene.jpg --concept dog --maps cdam,scdam,icdam --baseline blurred --json
         """)
 
     @Argument(help: "Image files or folders.")
@@ -85,7 +86,7 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Read each score's percentile against this collection (default: each concept's background).", valueName: "name"))
     var collection: String?
 
-    @Option(help: ArgumentHelp("Maps to compute, comma-separated: cdam, am, rollout, rp, tam.", valueName: "list"))
+    @Option(help: ArgumentHelp("Maps to compute, comma-separated: cdam, am, rollout, rp, tam, scdam, icdam.", valueName: "list"))
     var maps: String = "cdam"
 
     @Flag(help: "Also report each map's sparsity, deletion/insertion curves and correlation with TAM (slow: adds TAM), the model randomisation check, and the contrast between targets.")
@@ -103,6 +104,7 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write a PNG per target and map (on the photo at its aspect ratio, labelled, with its colour bar) and a panel per image (every map in a grid) here; names: IMAGE-HASH-TARGET-HASH-MAP.png, IMAGE-HASH-panel.png.", valueName: "dir"))
     var out: String?
 
+    @OptionGroup(title: "Smooth and Integrated CDAM (--maps scdam,icdam)") var averaged: AveragedMapArguments
     @OptionGroup var render: RenderArguments
     @OptionGroup var preprocess: PreprocessOptions
     @OptionGroup var homeOptions: HomeOptions
@@ -155,6 +157,8 @@ struct QueryCommand: AsyncParsableCommand {
                                        outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions,
                                        references: references, randomTargets: randomTargets, significanceQ: fdr)
             request.heads = heads
+            request.averaged = averaged.settings
+            if let note = MapSettings.costNote(maps: mapKinds, settings: request.averaged, images: files.count) { printError(note) }
             if significance, randomTargets.allSatisfy(\.isEmpty) {
                 printError("warning: --significance needs concepts with a background (stored concepts, or --examples with --background): no patch is tested")
             }

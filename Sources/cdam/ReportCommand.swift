@@ -8,7 +8,7 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Write a concept report: a self-contained HTML page, report.json and scores.csv.",
         discussion: """
-        For each concept: its definition and example thumbnails, its verdict and quality figures (coherence, leave-one-out ranks, significance against random concepts), the distribution of its scores over the collection, and the top images with their CDAM overlays and percentiles. The concept's own examples are left out of its best matches (--include-examples keeps them, marked); scores.csv ranks every image and marks examples. For the first concept's best images, the comparison maps (AM, rollout, RP, TAM) with sparsity, deletion/insertion curves and correlation with TAM. With several concepts, a concept x image grid. The page inlines its images: it opens from disk and can be sent as one file.
+        For each concept: its definition and example thumbnails, its verdict and quality figures (coherence, leave-one-out ranks, significance against random concepts), the distribution of its scores over the collection, and the top images with their CDAM overlays and percentiles. The concept's own examples are left out of its best matches (--include-examples keeps them, marked); scores.csv ranks every image and marks examples. For the first concept's best images, the comparison maps (AM, rollout, RP, TAM; --maps adds Smooth and Integrated CDAM: scdam, icdam) with sparsity, deletion/insertion curves and correlation with TAM. With several concepts, a concept x image grid. The page inlines its images: it opens from disk and can be sent as one file.
 
         Example:
           cdam report fruit animal --collection samples --out report/
@@ -39,6 +39,11 @@ struct ReportCommand: AsyncParsableCommand {
     @Flag(help: "Show the concepts' own examples among their best matches too (marked).")
     var includeExamples = false
 
+    @Option(help: ArgumentHelp("Maps of the --compare images, comma-separated: cdam, am, rollout, rp, tam, and on request scdam, icdam (about 16 passes each).", valueName: "list"))
+    var maps = "cdam,am,rollout,rp,tam"
+
+    @OptionGroup(title: "Smooth and Integrated CDAM (--maps ...,scdam,icdam)") var averaged: AveragedMapArguments
+
     @OptionGroup var render: RenderArguments
     @OptionGroup var homeOptions: HomeOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -54,6 +59,7 @@ struct ReportCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let renderOptions = try render.options()
+            let comparisonMaps = try MapKind.parseList(maps)
             let store = try homeOptions.readStore()
             let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: 224, width: 224,
                                             crop: false, allowTruncated: false)
@@ -64,9 +70,12 @@ struct ReportCommand: AsyncParsableCommand {
                 request.heads = [try classTargets(head: head, classes: classNames.isEmpty ? ["all"] : classNames,
                                                   modelName: embedder.modelName, store: store)]
             }
+            request.comparisonMaps = comparisonMaps
+            request.averaged = averaged.settings
             if compare > 0 {
                 // Token ablation dominates a report: say what it costs before it runs.
                 let passes = compare * (224 / embedder.patchSize) * (224 / embedder.patchSize)
+                if let note = MapSettings.costNote(maps: comparisonMaps, settings: request.averaged, images: compare) { printError(note) }
                 printError("note: the comparison maps of \(compare) image\(compare == 1 ? "" : "s") run \(passes) token-ablation passes, about \(ProgressLine.duration(Double(passes) / 20)) (--compare 0 skips them)")
             }
             let start = Date()
