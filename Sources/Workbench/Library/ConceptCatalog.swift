@@ -60,7 +60,8 @@ public func target(of concept: ConceptRecord) throws -> Target {
     guard let kind = Target.Kind(rawValue: concept.kind) else {
         throw WorkbenchError.failed("concept '\(concept.name)': unknown kind '\(concept.kind)' (made by a newer cdam?)")
     }
-    return Target(name: concept.name, kind: kind, direction: concept.direction, bias: concept.bias)
+    return Target(name: concept.name, kind: kind, direction: concept.direction, bias: concept.bias,
+                  block: BlockTag.block(of: concept.preprocessingID))
 }
 
 /// Every stored concept (of model `modelName` only, when given), by name.
