@@ -16,12 +16,15 @@ public struct Target: Codable, Hashable, Sendable {
     public var direction: [Float]
     /// The offset b added to the linear score (0 for mean, contrast and centred).
     public var bias: Float
+    /// The block (1-based) whose CLS embedding e is: the network is truncated after it. nil: the last block.
+    public var block: Int?
 
-    public init(name: String, kind: Kind, direction: [Float], bias: Float = 0) {
+    public init(name: String, kind: Kind, direction: [Float], bias: Float = 0, block: Int? = nil) {
         self.name = name
         self.kind = kind
         self.direction = direction
         self.bias = bias
+        self.block = block
     }
 
     /// The largest direction norm and bias a usable target has. Real concepts stay far below (a mean concept's

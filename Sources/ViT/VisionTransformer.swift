@@ -65,6 +65,8 @@ public final class VisionTransformer {
     public let weights: ViTWeights
     private var positionCache: [Int: FloatBuffer] = [:]
     private let positionLock = NSLock()
+    fileprivate var truncations: [Int: VisionTransformer] = [:]
+    fileprivate let truncationLock = NSLock()
 
     public init(config: ViTConfiguration, weights: ViTWeights) {
         self.config = config
@@ -164,5 +166,29 @@ public final class VisionTransformer {
         layerNormForward(clsInput.ptr, rows: b, width: d, weight: weights.normWeight.ptr, bias: weights.normBias.ptr,
                          eps: config.layerNormEps, out: cls.ptr, mean: mean.ptr, rstd: rstd.ptr)
         return (clsInput, cls, mean, rstd)
+    }
+}
+
+// MARK: - The network truncated after an earlier block
+
+extension VisionTransformer {
+    /// The network truncated after block `blocks` (1-based): its first `blocks` blocks, then the final
+    /// LayerNorm. Its CLS embedding is "the CLS of block L" and every map computed on it (CDAM at the
+    /// tokens entering block L's attention, AM, rollout, RP, TAM) is the paper's construction applied to
+    /// the truncated network. The weights are shared, not copied; `blocks` equal to the depth returns `self`.
+    /// - Throws: `ModelError.badInput` when `blocks` is outside 1...layers.
+    public func truncated(after blocks: Int) throws -> VisionTransformer {
+        guard (1...config.layers).contains(blocks) else {
+            throw ModelError.badInput("block \(blocks) does not exist: the model has blocks 1...\(config.layers)")
+        }
+        if blocks == config.layers { return self }
+        truncationLock.lock(); defer { truncationLock.unlock() }
+        if let cached = truncations[blocks] { return cached }
+        var c = config, w = weights
+        c.layers = blocks
+        w.blocks = Array(weights.blocks.prefix(blocks))
+        let model = VisionTransformer(config: c, weights: w)
+        truncations[blocks] = model
+        return model
     }
 }

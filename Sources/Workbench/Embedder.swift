@@ -40,3 +40,36 @@ public protocol ImageEmbedder: AnyObject {
     /// Embeds a batch of files; one result per file, in order. A bad file fails alone.
     func embed(_ files: [URL]) -> [Result<EmbeddedImage, Error>]
 }
+
+/// Which block's CLS a stored vector is, written into the id stored with embeddings and concepts.
+///
+/// The id of an embedding says how its vector was computed: the preprocessing ("pil-bicubic-224x224")
+/// and, for the CLS of an earlier block, "@blockL" ("pil-bicubic-224x224@block11"). Vectors of the last
+/// block keep the bare preprocessing id, so every database written before layers existed stays valid.
+public enum BlockTag {
+    /// The stored id for `preprocessing` at `block` (nil: the last block).
+    public static func id(_ preprocessing: String, block: Int?) -> String {
+        block.map { "\(preprocessing)@block\($0)" } ?? preprocessing
+    }
+
+    /// The block an id names (nil: the last block).
+    public static func block(of id: String) -> Int? {
+        guard let at = id.range(of: "@block", options: .backwards) else { return nil }
+        return Int(id[at.upperBound...])
+    }
+
+    /// The preprocessing part of an id.
+    public static func preprocessing(of id: String) -> String {
+        id.range(of: "@block", options: .backwards).map { String(id[..<$0.lowerBound]) } ?? id
+    }
+
+    /// " --layer 11" for an id of block 11, "" for the last block: what `cdam index` needs to match the id.
+    public static func option(of id: String) -> String {
+        block(of: id).map { " --layer \($0)" } ?? ""
+    }
+
+    /// "block 11" or "the last block", for messages.
+    public static func describe(_ block: Int?) -> String {
+        block.map { "block \($0)" } ?? "the last block"
+    }
+}

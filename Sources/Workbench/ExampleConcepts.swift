@@ -47,7 +47,7 @@ public enum ExampleConcepts {
             described = resolved.described
         }
         let names = folders.map { URL(fileURLWithPath: $0).standardizedFileURL.lastPathComponent }
-        let targets: [Target]
+        var targets: [Target]
         do {
             if kind == .contrast {
                 targets = [try ConceptBuilder.contrast(name: "\(names[0])-not-\(names[1])", positives: examples[0], negatives: examples[1])]
@@ -59,6 +59,8 @@ public enum ExampleConcepts {
         } catch let error as ConceptError {
             throw WorkbenchError.failed(error.description)
         }
+        // Examples embedded at an earlier block make targets of that block.
+        for k in targets.indices { targets[k].block = BlockTag.block(of: embedder.preprocessingID) }
         let references = targets.map { t -> ScoreReference? in
             guard let bg = backgroundEmbeddings, !bg.isEmpty else { return nil }
             return ScoreReference(scores: bg.map(t.score), label: "the background, \(described ?? "")")
@@ -92,7 +94,7 @@ public enum ExampleConcepts {
         }
         let matrix = try store.embeddingMatrix(modelID: model.id, preprocessingID: embedder.preprocessingID, collection: source, withLabels: false)
         guard matrix.count > 0 else {
-            throw WorkbenchError.failed("collection '\(source)' has no embeddings for model \(embedder.modelName) at \(embedder.preprocessingID); run `cdam index DIR --collection \(source)` with the same --model")
+            throw WorkbenchError.failed("collection '\(source)' has no embeddings for model \(embedder.modelName) at \(embedder.preprocessingID); run `cdam index DIR --collection \(source)\(BlockTag.option(of: embedder.preprocessingID))` with the same --model")
         }
         let rows = (0..<matrix.count).map { Array(matrix.values[($0 * matrix.width)..<(($0 + 1) * matrix.width)]) }
         return (rows, "collection '\(source)' (\(rows.count) images)")

@@ -182,7 +182,11 @@ public func runQuery(_ files: [URL], request: QueryRequest, embedder: ModelEmbed
 
 /// All requested maps for one prepared image.
 /// - Throws: `WorkbenchError` when an output file cannot be written.
-public func explain(_ image: PreparedImage, request: QueryRequest, model: VisionTransformer) throws -> QueryImage {
+public func explain(_ image: PreparedImage, request: QueryRequest, model full: VisionTransformer) throws -> QueryImage {
+    // A target of an earlier block is explained on the network truncated after it: one pass per block.
+    let blocks = Set(request.targets.map(\.block))
+    if blocks.count > 1 { return try explainPerBlock(image, request: request, model: full) }
+    let model = try full.truncated(after: blocks.first.flatMap { $0 } ?? full.config.layers)
     let h = image.resized.height, w = image.resized.width
     // Explicit checks before the backward pass reads the directions (no precondition: -Ounchecked removes them).
     for t in request.targets + request.randomTargets.flatMap({ $0 }) {
@@ -279,6 +283,46 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model: Vision
         try renderQueryImages(&entry, image: image, directory: dir, render: request.render)
     }
     return entry
+}
+
+/// `explain` for targets of several blocks: each block's targets in one pass of its network, merged in
+/// the order asked for; the pictures are drawn once, from the merged result.
+func explainPerBlock(_ image: PreparedImage, request: QueryRequest, model: VisionTransformer) throws -> QueryImage {
+    let order = Array(Set(request.targets.map(\.block))).sorted { ($0 ?? .max) > ($1 ?? .max) }
+    var merged: QueryImage? = nil
+    var targets = [QueryTarget?](repeating: nil, count: request.targets.count)
+    for block in order {
+        let picked = request.targets.indices.filter { request.targets[$0].block == block }
+        var sub = request
+        sub.targets = picked.map { request.targets[$0] }
+        sub.references = picked.map { $0 < request.references.count ? request.references[$0] : nil }
+        sub.randomTargets = picked.map { $0 < request.randomTargets.count ? request.randomTargets[$0] : [] }
+        sub.outDirectory = nil
+        let part = try explain(image, request: sub, model: model)
+        for (k, t) in zip(picked, part.targets) { targets[k] = t }
+        if merged == nil { merged = part; continue }
+        merged!.warnings = ((merged!.warnings ?? []) + (part.warnings ?? [])).uniqued.nilIfEmpty
+        merged!.similarMaps = ((merged!.similarMaps ?? []) + (part.similarMaps ?? [])).nilIfEmpty
+        merged!.contrasts = ((merged!.contrasts ?? []) + (part.contrasts ?? [])).nilIfEmpty
+    }
+    var entry = merged!
+    entry.targets = targets.compactMap { $0 }
+    if let dir = request.outDirectory {
+        try renderQueryImages(&entry, image: image, directory: dir, render: request.render)
+    }
+    return entry
+}
+
+private extension Array {
+    var nilIfEmpty: [Element]? { isEmpty ? nil : self }
+}
+
+private extension Array where Element: Hashable {
+    /// The elements in order, each once.
+    var uniqued: [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
 }
 
 /// |w| of a linear target (CDAM is linear in w); 1 for a cosine target, whose score ignores |w|.

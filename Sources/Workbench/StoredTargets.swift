@@ -69,9 +69,13 @@ public func storedTargets(names: [String], contrasts: [String], modelName: Strin
             out.errors.append("--contrast \(pair): cosine concepts have no linear difference; use mean, centred, probe or whitened concepts")
             continue
         }
+        guard a.block == b.block else {
+            out.errors.append("--contrast \(pair): '\(a.name)' is defined at \(BlockTag.describe(a.block)) and '\(b.name)' at \(BlockTag.describe(b.block)); a difference needs one block (define both with the same --layer)")
+            continue
+        }
         // f_A - f_B is linear again: direction w_A - w_B, offset b_A - b_B.
         out.targets.append(Target(name: "\(a.name)-not-\(b.name)", kind: .contrast,
-                                  direction: zip(a.direction, b.direction).map { $0 - $1 }, bias: a.bias - b.bias))
+                                  direction: zip(a.direction, b.direction).map { $0 - $1 }, bias: a.bias - b.bias, block: a.block))
         sources.append([ra, rb])
     }
     out.references = try scoreReferences(out.targets, sources: sources, modelName: modelName, collection: collection, store: store)

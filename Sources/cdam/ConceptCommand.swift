@@ -25,6 +25,9 @@ struct ConceptCommand: AsyncParsableCommand {
               cdam concept define dog --examples photos/dogs --kind probe --background street --exclude-similar 20
               cdam concept define cat-not-dog --kind contrast --examples cats/ --negatives dogs/
               cdam concept define fruit --examples fruit/ --replace --json
+              cdam concept define dog --examples dogs/ --kind centred --negatives not-dogs/ --layer auto
+
+            --layer L defines the concept on the CLS of block L (the network truncated after it; its CDAM maps are taken at the tokens entering block L's attention); --layer auto measures the last three blocks and keeps the best by leave-one-out AUC. A collection used as --background must be indexed at the same block (`cdam index DIR --collection C --layer L`).
             """)
 
         @Argument(help: ArgumentHelp("The concept's name.", valueName: "name")) var name: String
@@ -69,8 +72,19 @@ struct ConceptCommand: AsyncParsableCommand {
                                                    examples: examples, negatives: negatives, background: background,
                                                    randomConcepts: randomConcepts, excludeSimilar: excludeSimilar)
                 let progress = ProgressLine()
-                let summary = try defineConcept(definition, embedder: embedder, store: store, replace: replace,
+                let summary: ConceptSummary
+                if preprocess.layer == "auto" {
+                    let layers = embedder.model.transformer.config.layers
+                    let embedders = try LayerChoice.candidates(layers: layers).map { block in
+                        try ModelEmbedder(model: embedder.model, preprocessing: embedder.preprocessing,
+                                          decodeOptions: embedder.decodeOptions, block: block)
+                    }
+                    summary = try defineConceptChoosingLayer(definition, embedders: embedders, store: store, replace: replace,
+                                                             progress: progress.update)
+                } else {
+                    summary = try defineConcept(definition, embedder: embedder, store: store, replace: replace,
                                                 progress: progress.update)
+                }
                 progress.finish()
                 if output.json { try printJSON(summary) } else { printSummary(summary) }
                 for failure in summary.errors ?? [] { printError(failure.error) }
@@ -278,7 +292,9 @@ func printEvaluation(_ result: ConceptEvaluation) {
 func printSummary(_ s: ConceptSummary) {
     let status = s.status.map { "\($0) " } ?? ""
     let background = s.background == "none" ? "no background" : "background \(s.background) (\(s.backgroundImages) images)"
-    print("\(status)concept '\(s.name)' (\(s.kind), model \(s.model)): \(s.examples) examples, \(background)\(s.description.isEmpty ? "" : " - \(s.description)")")
+    let block = s.block.map { ", block \($0)" } ?? ""
+    print("\(status)concept '\(s.name)' (\(s.kind), model \(s.model)\(block)): \(s.examples) examples, \(background)\(s.description.isEmpty ? "" : " - \(s.description)")")
+    if let choice = s.layerChoice { print("  layer: \(choice.reason)") }
     if let verdict = s.verdict { print("  verdict: \(verdict.text)") }
     guard let q = s.quality else { return }
     var parts: [String] = []

@@ -40,6 +40,18 @@ struct PreprocessOptions: ParsableArguments {
     @Flag(name: .long, help: "Accept truncated JPEGs that decode only partly (with a warning) instead of refusing them.")
     var allowTruncated = false
 
+    @Option(name: .long, help: ArgumentHelp("Embed with the CLS of block L (1 = first; default: the last). On dinov2-small-imgfocus blocks 10-11 tell concepts apart better than 12 (README, Concepts at an earlier block); stored concepts keep the block they were defined at.", valueName: "L"))
+    var layer: String?
+
+    /// The block asked for: nil for the last block (or no --layer), "auto" left to the command.
+    func parsedLayer() throws -> Int? {
+        guard let layer, layer != "auto" else { return nil }
+        guard let l = Int(layer), l >= 1 else {
+            throw ValidationError("--layer \(layer): expected a block number from 1 (the first) to the model's depth (12 for ViT-S/14), or auto with concept define")
+        }
+        return l
+    }
+
     /// The size as (height, width).
     func parsedSize() throws -> (height: Int, width: Int) {
         let parts = size.lowercased().split(separator: "x").map { Int($0) }
@@ -96,7 +108,7 @@ var stderrIsTerminal: Bool { isatty(2) != 0 }
 func commandEmbedder(_ home: HomeOptions, _ model: ModelOptions, _ preprocess: PreprocessOptions) throws -> ModelEmbedder {
     let (height, width) = try preprocess.parsedSize()
     return try openEmbedder(home: home.resolvedHome, model: model.model, height: height, width: width,
-                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated)
+                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated, block: preprocess.parsedLayer())
 }
 
 /// The image files named by the arguments (folders searched), refusing an empty result.

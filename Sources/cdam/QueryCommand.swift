@@ -120,7 +120,7 @@ struct QueryCommand: AsyncParsableCommand {
             // Concepts are built at the default size (224), as stored concepts are; they may be queried at any size.
             let p = embedder.preprocessing
             let conceptEmbedder = (p.height == 224 && p.width == 224) ? embedder
-                : ModelEmbedder(model: embedder.model, preprocessing: Preprocessing(size: 224, crop: preprocess.crop), decodeOptions: embedder.decodeOptions)
+                : embedder.with(Preprocessing(size: 224, crop: preprocess.crop))
             guard classNames.isEmpty || head != nil else {
                 throw WorkbenchError.usage("--class needs --head NAME: the head whose classes to explain (see `cdam head list`)")
             }

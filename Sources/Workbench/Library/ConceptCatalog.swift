@@ -62,7 +62,8 @@ public func target(of concept: ConceptRecord, width: Int? = nil) throws -> Targe
     guard let kind = Target.Kind(rawValue: concept.kind) else {
         throw WorkbenchError.failed("concept '\(concept.name)': unknown kind '\(concept.kind)' (made by a newer cdam?)")
     }
-    let t = Target(name: concept.name, kind: kind, direction: concept.direction, bias: concept.bias)
+    let t = Target(name: concept.name, kind: kind, direction: concept.direction, bias: concept.bias,
+                   block: BlockTag.block(of: concept.preprocessingID))
     if let problem = t.problem(width: width) {
         throw WorkbenchError.failed("concept '\(concept.name)' is damaged: \(problem); define it again (`cdam concept define \(concept.name) --replace ...`) or remove it")
     }

@@ -83,6 +83,10 @@ public struct ConceptSummary: Codable, Sendable, Equatable {
     /// What the user should know about how the concept was fitted (near-duplicates left out, a background
     /// that may hold unlabelled examples, ...).
     public var warnings: [String]?
+    /// The block whose CLS the concept is defined on (nil: the last block).
+    public var block: Int?
+    /// With `--layer auto`: the blocks measured and why this one was chosen.
+    public var layerChoice: LayerChoice?
 
     /// 0 when everything was used, 3 when some example files failed.
     public var exitCode: Int32 { (errors ?? []).isEmpty ? 0 : 3 }
@@ -110,7 +114,7 @@ public struct ConceptSummary: Codable, Sendable, Equatable {
 ///   `WorkbenchError.failed` when no example can be read or embedded, when the background collection has
 ///   no embeddings for this model, or when the builder refuses the data; `StoreError` on database failures.
 public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedder, store: Store,
-                          onlyIfChanged: Bool = false, replace: Bool = false, batchSize: Int = 8,
+                          onlyIfChanged: Bool = false, replace: Bool = false, batchSize: Int = 8, dryRun: Bool = false,
                           progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptSummary {
     let name = definition.name
     try Limits.checkConceptName(name)
@@ -178,7 +182,7 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
     if let collection = definition.background {
         let matrix = try store.embeddingMatrix(modelID: model.id, preprocessingID: preprocessing, collection: collection)
         guard matrix.count > 0 else {
-            throw WorkbenchError.failed("concept '\(name)': collection '\(collection)' has no embeddings for model \(model.name) at \(preprocessing); run `cdam index DIR --collection \(collection)` with the same --model and --size")
+            throw WorkbenchError.failed("concept '\(name)': collection '\(collection)' has no embeddings for model \(model.name) at \(preprocessing); run `cdam index DIR --collection \(collection)\(BlockTag.option(of: preprocessing))` with the same --model and --size")
         }
         let taken = positiveSet.union(negativeSHAs)
         for row in 0..<matrix.count where !taken.contains(matrix.sha256s[row]) {
@@ -240,6 +244,16 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
                                           randomConcepts: max(0, definition.randomConcepts), seed: 0,
                                           contrastNegatives: contrastNegatives)
     if excludedSimilar > 0 { quality.excludedSimilar = excludedSimilar }
+    if dryRun {
+        // Measured, not stored (the embeddings made on the way are kept: they are a cache).
+        var summary = ConceptSummary(name: name, model: model.name, modelSHA256: model.weightsSHA256, kind: target.kind.rawValue,
+                                     description: definition.description, preprocessing: preprocessing,
+                                     background: backgroundLabel.isEmpty ? "none" : backgroundLabel, examples: positiveSHAs.count,
+                                     negatives: negativeSHAs.count, backgroundImages: backgroundSHAs.count + negativeSHAs.count,
+                                     quality: quality, createdAt: "", updatedAt: "", status: "measured", errors: failures)
+        summary.block = BlockTag.block(of: preprocessing)
+        return summary
+    }
     let record = ConceptRecord(name: name, modelID: model.id, kind: target.kind.rawValue, description: definition.description,
                                direction: target.direction, bias: target.bias, preprocessingID: preprocessing,
                                background: backgroundLabel.isEmpty ? "none" : backgroundLabel,
@@ -285,6 +299,7 @@ func summarize(_ record: ConceptRecord, model: ModelRecord, store: Store) throws
                           createdAt: record.createdAt, updatedAt: record.updatedAt, status: nil, errors: nil)
     summary.exampleNames = names
     summary.verdict = quality?.verdict(exampleNames: names)
+    summary.block = BlockTag.block(of: record.preprocessingID)
     return summary
 }
 
@@ -302,4 +317,69 @@ func unique(_ urls: [URL]) -> [URL] {
 func orderedUnique(_ values: [String]) -> [String] {
     var seen = Set<String>()
     return values.filter { seen.insert($0).inserted }
+}
+
+/// `concept define --layer auto`: the blocks tried, their held-out figures, and the one chosen.
+public struct LayerChoice: Codable, Sendable, Equatable {
+    public struct Candidate: Codable, Sendable, Equatable {
+        /// The block (1-based).
+        public var block: Int
+        /// Leave-one-out AUC of the concept defined at this block (nil: no background to measure against).
+        public var auc: Double?
+        /// Why this block could not be measured.
+        public var problem: String?
+    }
+    public var candidates: [Candidate]
+    /// The block chosen.
+    public var block: Int
+    /// One line: why.
+    public var reason: String
+
+    /// The blocks `--layer auto` tries on a model of `layers` blocks: the last three. On
+    /// dinov2-small-imgfocus blocks 10 and 11 separate concepts better than 12 (README); earlier ones do not.
+    public static func candidates(layers: Int) -> [Int] {
+        Array(Set([layers, layers - 1, layers - 2].filter { $0 >= 1 })).sorted(by: >)
+    }
+}
+
+/// Defines a concept at the block whose CLS separates its examples from the background best: the concept is
+/// measured (not stored) at each of `embedders`' blocks, by leave-one-out AUC, and stored at the best
+/// (the later block on a tie within 0.005; the last block when nothing could be measured).
+/// - Throws: as `defineConcept`, when the concept cannot be defined at the chosen block.
+public func defineConceptChoosingLayer(_ definition: ConceptDefinition, embedders: [ModelEmbedder], store: Store,
+                                       replace: Bool = false, batchSize: Int = 8,
+                                       progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptSummary {
+    precondition(!embedders.isEmpty)
+    let layers = embedders[0].model.transformer.config.layers
+    var candidates: [LayerChoice.Candidate] = []
+    var measured: [(embedder: ModelEmbedder, auc: Double)] = []
+    for embedder in embedders {
+        let block = embedder.block ?? layers
+        do {
+            let summary = try defineConcept(definition, embedder: embedder, store: store, replace: replace,
+                                            batchSize: batchSize, dryRun: true, progress: progress)
+            candidates.append(.init(block: block, auc: summary.quality?.auc, problem: nil))
+            if let auc = summary.quality?.auc { measured.append((embedder, auc)) }
+        } catch let error as WorkbenchError {
+            if case .usage = error { throw error }
+            candidates.append(.init(block: block, auc: nil, problem: error.description))
+        }
+    }
+    let chosen: ModelEmbedder, reason: String
+    let figures = candidates.map { c in c.auc.map { String(format: "block %d %.3f", c.block, $0) } ?? "block \(c.block) not measured" }
+        .joined(separator: ", ")
+    if let best = measured.max(by: { $0.auc < $1.auc }) {
+        // Prefer the later block unless an earlier one is clearly better.
+        let blockOf = { (e: ModelEmbedder) in e.block ?? layers }
+        let pick = measured.filter { $0.auc >= best.auc - 0.005 }.max { blockOf($0.embedder) < blockOf($1.embedder) }!
+        chosen = pick.embedder
+        reason = String(format: "block %d: leave-one-out AUC %.3f, the best of the blocks tried (%@)", blockOf(chosen), pick.auc, figures)
+    } else {
+        chosen = embedders.first { $0.block == nil } ?? embedders[0]
+        reason = "block \(chosen.block ?? layers): no block could be measured (\(figures)); a background (--background or --negatives) lets --layer auto compare blocks"
+    }
+    var summary = try defineConcept(definition, embedder: chosen, store: store, replace: replace, batchSize: batchSize,
+                                    progress: progress)
+    summary.layerChoice = LayerChoice(candidates: candidates, block: chosen.block ?? layers, reason: reason)
+    return summary
 }

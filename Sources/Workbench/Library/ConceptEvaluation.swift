@@ -74,7 +74,7 @@ public func evaluateConcept(_ name: String, modelName: String? = nil, collection
         _ = try requireCollection(collection, store: store)
         let matrix = try store.embeddingMatrix(modelID: model.id, preprocessingID: record.preprocessingID, collection: collection)
         guard matrix.count > 0 else {
-            throw WorkbenchError.failed("collection '\(collection)' has no embeddings for model \(model.name) at \(record.preprocessingID); index it with `cdam index DIR --collection \(collection)`")
+            throw WorkbenchError.failed("collection '\(collection)' has no embeddings for model \(model.name) at \(record.preprocessingID); index it with `cdam index DIR --collection \(collection)\(BlockTag.option(of: record.preprocessingID))`")
         }
         let own = Set(positives)
         for row in 0..<matrix.count where !own.contains(matrix.sha256s[row]) {

@@ -141,7 +141,7 @@ public func searchConcept(_ concept: String, modelName: String? = nil, collectio
     if index.matrix.count == 0, let collection {
         let counts = try store.embeddingCounts(collection: collection)
         let other = counts.map { "\($0.count) for \($0.model) at \($0.preprocessing)" }.joined(separator: ", ")
-        throw WorkbenchError.failed("collection '\(collection)' has no embeddings for model \(model.name) at \(record.preprocessingID) (the concept's)\(other.isEmpty ? "" : "; it has \(other)"); index it with `cdam index DIR --collection \(collection) --model \(model.name)`")
+        throw WorkbenchError.failed("collection '\(collection)' has no embeddings for model \(model.name) at \(record.preprocessingID) (the concept's)\(other.isEmpty ? "" : "; it has \(other)"); index it with `cdam index DIR --collection \(collection) --model \(model.name)\(BlockTag.option(of: record.preprocessingID))`")
     }
     let examples = try exampleImageIDs(of: record, store: store)
     let results = try index.search(try target(of: record, width: model.width), top: top, excluding: includeExamples ? [] : examples, marking: examples)
