@@ -145,6 +145,8 @@ extension MapKind {
         case .rollout: return "rollout (any target)"
         case .rp: return "RP (relevance)"
         case .tam: return "TAM (token ablation)"
+        case .scdam: return "Smooth CDAM"
+        case .icdam: return "Integrated CDAM"
         }
     }
 }

@@ -215,9 +215,10 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
                 let map = q.targets[0].maps["cdam"]!
                 entry.evidence = map.filter { $0 > 0 }.reduce(0, +)
                 entry.counterEvidence = map.filter { $0 < 0 }.reduce(0, +)
-                let heat = renderHeatmap(map, gridHeight: q.grid[0], gridWidth: q.grid[1], width: p.resized.width,
-                                         height: p.resized.height, style: request.render.style)
-                entry.overlay = try save(overlay(p.resized, heat, opacity: request.render.opacity), "class\(i)-top\(hit.rank)-cdam.png")
+                let renderer = OverlayRenderer(p, options: request.render)
+                let lines = renderer.lines(target: t.name, kind: "class", map: .cdam, values: map, score: hit.score,
+                                           percentile: hit.percentile, note: "#\(hit.rank)" + (hit.example ? " TRAINING" : ""))
+                entry.overlay = try saveJPEG(renderer.tile(map, grid: q.grid, lines: lines), "class\(i)-top\(hit.rank)-cdam.jpg")
             }
             top.append(entry)
         }
