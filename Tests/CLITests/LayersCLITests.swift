@@ -43,7 +43,7 @@ struct LayersCLITests {
         #expect(maps.count == 2 && maps[0] != maps[1])
 
         // Search at block 11 needs the collection's images at block 11; the error says how.
-        let photos = try CLI.folder(["lena.jpg", "pic1.png", "smarties.png"], in: dir, named: "photos")
+        let photos = try CLI.folder(["HappyFish.jpg", "pic1.png", "smarties.png"], in: dir, named: "photos")
         #expect(try CLI.run(["index", photos.path, "--collection", "c", "--db", db]).status == 0)
         let missing = try CLI.run(["search", "--concept", "fruit11", "--collection", "c", "--db", db])
         #expect(missing.status != 0 && missing.stderr.contains("--layer 11"), "\(missing.stderr)")
