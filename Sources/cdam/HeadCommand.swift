@@ -126,7 +126,7 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let heads = try listHeads(modelName: modelOptions.model, store: try Store.open(at: homeOptions.databaseURL))
+                let heads = try listHeads(modelName: modelOptions.model, store: try homeOptions.readStore())
                 if output.json { return try printJSON(heads) }
                 if heads.isEmpty { print("no heads yet (train one with `cdam head train NAME --labels DIR`)"); return }
                 for h in heads {
@@ -146,7 +146,7 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let details = try showHead(name, modelName: modelOptions.model, store: try Store.open(at: homeOptions.databaseURL))
+                let details = try showHead(name, modelName: modelOptions.model, store: try homeOptions.readStore())
                 if output.json { return try printJSON(details) }
                 printHead(details.summary)
                 for (k, label) in details.summary.labels.enumerated() {
@@ -192,7 +192,7 @@ struct HeadCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let url = URL(fileURLWithPath: out)
-                try exportHead(name, modelName: modelOptions.model, to: url, store: try Store.open(at: homeOptions.databaseURL))
+                try exportHead(name, modelName: modelOptions.model, to: url, store: try homeOptions.readStore())
                 printError("wrote \(url.path)")
             }
         }
