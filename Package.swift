@@ -67,6 +67,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: v5),
 
+        // The parsers' fuzz entries (model files, concept files) and their libFuzzer driver: fuzz/run.sh parsers.
+        .target(name: "FuzzTargets", dependencies: ["ModelFiles", "ViT", "Store", "Workbench"], swiftSettings: v5),
+        .executableTarget(name: "cdam-fuzz", dependencies: ["FuzzTargets"], swiftSettings: v5),
+
         // Shared by the test targets: the real model and the PyTorch fixtures.
         .target(name: "TestSupport", dependencies: ["ViT"], path: "Tests/Support", swiftSettings: v5),
         .testTarget(name: "TensorMathTests", dependencies: ["TensorMath"], swiftSettings: v5),
@@ -78,7 +82,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: v5),
-        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Store", "Concepts",
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Store", "Concepts", "FuzzTargets",
                                                            .product(name: "GRDBSQLite", package: "GRDB.swift")],
                     swiftSettings: v5),
         .testTarget(name: "CLITests", dependencies: [], exclude: ["Fixtures"], swiftSettings: v5),
