@@ -92,15 +92,19 @@ struct ModelCommand: AsyncParsableCommand {
     }
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Hash a model's weights again and compare with the recorded sha256.", discussion: "Other commands re-hash the weights only when their size or modification time changed; verify hashes them whatever.\n\nExamples:\n  cdam model verify\n  cdam model verify dinov2-small-imgfocus")
+        static let configuration = CommandConfiguration(abstract: "Hash a model's weights again and compare with the recorded sha256.", discussion: "Other commands re-hash the weights only when their size or modification time changed; verify hashes them whatever.\n\nExamples:\n  cdam model verify\n  cdam model verify dinov2-small-imgfocus --json")
         @Argument(help: "Model name (default: the default model).") var name: String?
         @OptionGroup var homeOptions: HomeOptions
+        @OptionGroup var output: OutputOptions
+
+        struct Verified: Encodable { var model: String; var weightsSHA256: String; var matches: Bool }
 
         func run() async throws {
             try await runReportingErrors {
                 let registry = ModelRegistry(home: homeOptions.resolvedHome)
                 let model = name ?? registry.defaultName
                 let sha = try registry.verify(model)
+                if output.json { try printJSON(Verified(model: model, weightsSHA256: sha, matches: true)); return }
                 print("\(model): weights match the recorded sha256 \(sha)")
             }
         }

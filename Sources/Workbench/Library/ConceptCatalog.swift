@@ -210,6 +210,8 @@ func decodingMessage(_ error: Error) -> String {
     case DecodingError.keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
     case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
         return "wrong value at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+    case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
+        return "a value out of range at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
     case DecodingError.dataCorrupted: return "not valid JSON"
     default: return "\(error)"
     }
