@@ -6,29 +6,29 @@ import Store
 import Workbench
 
 extension Target.Kind: ExpressibleByArgument {}
+extension HeatmapStyle.Scaling: ExpressibleByArgument {}
+extension HeatmapStyle.Upsampling: ExpressibleByArgument {}
 
 /// How heatmaps look: shared by `query` and `report`.
 struct RenderArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Colour scaling: symmetric (by max |s|) or asymmetric (positives by max, negatives by min, as the paper).", valueName: "symmetric|asymmetric"))
-    var scaling: String = "symmetric"
+    var scaling: HeatmapStyle.Scaling = .symmetric
     @Option(help: ArgumentHelp("Clip the map at this quantile and 1 - it before scaling (the paper uses 0.001).", valueName: "q"))
     var clip: Float?
     @Option(help: ArgumentHelp("Upsampling of the patch grid: nearest (the paper's) or bilinear.", valueName: "nearest|bilinear"))
-    var upsample: String = "nearest"
+    var upsample: HeatmapStyle.Upsampling = .nearest
     @Option(help: "Opacity of the strongest patches over the photo, 0...1; weaker ones fade with the square root of |value|, neutral ones stay transparent.")
     var opacity: Float = 0.8
     @Option(name: .customLong("overlay-size"), help: ArgumentHelp("Long side of each picture in pixels, 64...4096 (the photo's aspect ratio is kept).", valueName: "px"))
     var overlaySize = 512
 
     func options() throws -> RenderOptions {
-        guard ["symmetric", "asymmetric"].contains(scaling) else { throw ValidationError("--scaling: symmetric or asymmetric") }
-        guard ["nearest", "bilinear"].contains(upsample) else { throw ValidationError("--upsample: nearest or bilinear") }
         guard (0...1).contains(opacity) else { throw ValidationError("--opacity: a number from 0 to 1") }
         guard RenderOptions.sizeRange.contains(overlaySize) else {
             throw ValidationError("--overlay-size: \(overlaySize) pixels is out of range; give \(RenderOptions.sizeRange.lowerBound) to \(RenderOptions.sizeRange.upperBound)")
         }
-        return RenderOptions(style: HeatmapStyle(scaling: scaling == "symmetric" ? .symmetric : .asymmetric, clipQuantile: clip,
-                                                 upsampling: upsample == "nearest" ? .nearest : .bilinear), opacity: opacity, size: overlaySize)
+        return RenderOptions(style: HeatmapStyle(scaling: scaling, clipQuantile: clip, upsampling: upsample),
+                             opacity: opacity, size: overlaySize)
     }
 }
 
