@@ -53,7 +53,6 @@ public struct ConceptDefinition: Codable, Sendable, Equatable {
     }
 
     /// Kinds whose target is defined against a background set.
-    public static let kindsNeedingBackground: Set<Target.Kind> = [.contrast, .centred, .probe, .whitened]
 }
 
 /// A stored concept as the CLI shows it.
@@ -383,7 +382,7 @@ extension ConceptDefinition {
         if definition.kind == .classLogit {
             throw WorkbenchError.usage("concept '\(name)': kind 'class' is a trained head, not an example concept; use mean, cosine, contrast, centred, probe or whitened")
         }
-        if ConceptDefinition.kindsNeedingBackground.contains(definition.kind), definition.negatives.isEmpty, definition.background == nil {
+        if definition.kind.needsBackground, definition.negatives.isEmpty, definition.background == nil {
             throw WorkbenchError.usage("concept '\(name)': kind '\(definition.kind.rawValue)' needs a background: add --background COLLECTION or --negatives DIR (or use --kind mean)")
         }
         guard !definition.examples.isEmpty else {
