@@ -95,6 +95,16 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     }
 }
 
+/// Runs one use case of the command's session and prints its document: JSON with --json, else as `text` says.
+func present<Document: Encodable>(_ home: HomeOptions, _ output: OutputOptions,
+                                  _ useCase: (WorkbenchSession) throws -> Document,
+                                  text: (Document) -> Void) async throws {
+    try await runReportingErrors {
+        let document = try useCase(home.session())
+        if output.json { try printJSON(document) } else { text(document) }
+    }
+}
+
 /// Writes a JSON-encodable value to stdout, keys in a stable order.
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
