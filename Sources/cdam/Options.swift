@@ -27,6 +27,22 @@ struct HomeOptions: ParsableArguments {
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Model name under HOME/models (default: the model marked default).", valueName: "name"))
     var model: String?
+
+    @Option(name: .long, help: ArgumentHelp("The linear layers' arithmetic on commands that run the model: fp32, bf16 (bf16 products with fp32 sums; needs a CPU with AVX512-BF16) or auto.", discussion: "Default: $CDAM_PRECISION, else auto: bf16 for embedding collections (index, embed, concept define), TAM, Smooth/Integrated CDAM and faithfulness where this CPU runs bf16 faster than fp32, fp32 otherwise and for single CDAM maps. Some CPUs (e.g. Xeon Emerald Rapids) run bf16 at half the fp32 rate: auto measures and keeps fp32 there (README, bf16).", valueName: "fp32|bf16|auto"))
+    var precision: String?
+
+    /// The precision asked for (--precision, else CDAM_PRECISION, else auto).
+    func precisionChoice() throws -> PrecisionChoice { try PrecisionSetting.choice(flag: precision) }
+
+    /// The precision of the model's multi-pass work (embedding, TAM, averaged maps).
+    func multiPassPrecision() throws -> Precision {
+        try PrecisionSetting.resolve(precisionChoice(), multiPass: true)
+    }
+
+    /// The precision of a single CDAM map's pass.
+    func singleMapPrecision() throws -> Precision {
+        try PrecisionSetting.resolve(precisionChoice(), multiPass: false)
+    }
 }
 
 /// `--size` and `--crop`: the preprocessing (INTERFACE.md, "Preprocessing defaults").
@@ -108,7 +124,8 @@ var stderrIsTerminal: Bool { isatty(2) != 0 }
 func commandEmbedder(_ home: HomeOptions, _ model: ModelOptions, _ preprocess: PreprocessOptions) throws -> ModelEmbedder {
     let (height, width) = try preprocess.parsedSize()
     return try openEmbedder(home: home.resolvedHome, model: model.model, height: height, width: width,
-                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated, block: preprocess.parsedLayer())
+                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated, block: preprocess.parsedLayer(),
+                            precision: model.multiPassPrecision())
 }
 
 /// The image files named by the arguments (folders searched), refusing an empty result.

@@ -157,6 +157,7 @@ struct QueryCommand: AsyncParsableCommand {
                                        outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions,
                                        references: references, randomTargets: randomTargets, significanceQ: fdr)
             request.heads = heads
+            request.singleMapPrecision = try modelOptions.singleMapPrecision()
             request.averaged = averaged.settings
             if let note = MapSettings.costNote(maps: mapKinds, settings: request.averaged, images: files.count) { printError(note) }
             if significance, randomTargets.allSatisfy(\.isEmpty) {

@@ -62,7 +62,7 @@ struct ReportCommand: AsyncParsableCommand {
             let comparisonMaps = try MapKind.parseList(maps)
             let store = try homeOptions.readStore()
             let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: 224, width: 224,
-                                            crop: false, allowTruncated: false)
+                                            crop: false, allowTruncated: false, precision: modelOptions.multiPassPrecision())
             var request = ReportRequest(concepts: concepts, collection: collection, top: top, comparisonImages: compare,
                                         outDirectory: URL(fileURLWithPath: out), render: renderOptions,
                                         includeExamples: includeExamples)
@@ -71,6 +71,7 @@ struct ReportCommand: AsyncParsableCommand {
                                                   modelName: embedder.modelName, store: store)]
             }
             request.comparisonMaps = comparisonMaps
+            request.singleMapPrecision = try modelOptions.singleMapPrecision()
             request.averaged = averaged.settings
             if compare > 0 {
                 // Token ablation dominates a report: say what it costs before it runs.
