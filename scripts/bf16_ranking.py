@@ -14,15 +14,15 @@ import sys
 
 import numpy as np
 
-# Concepts by ImageNet WordNet id ranges (the samples are named nWNID_label.JPEG).
+# Concepts as sets of ImageNet classes: WordNet id ranges, or lists (the samples are named nWNID_label.JPEG).
 CONCEPTS = {
     "dog": ("n02085620", "n02113978"),
     "bird": ("n01514668", "n01582220"),
     "snake": ("n01728572", "n01756291"),
-    "car/truck": ("n02701002", "n02701002"),   # ambulance only in range form; extended below
+    "car/truck": {"n02701002", "n02814533", "n02930766", "n03100240", "n03594945", "n03670208", "n03770679",
+                  "n03777568", "n04037443", "n04285008", "n03417042", "n03796401", "n03930630", "n04461696",
+                  "n04467665"},
 }
-VEHICLES = {"n02701002", "n02814533", "n02930766", "n03100240", "n03594945", "n03670208", "n03770679", "n03777568",
-            "n04037443", "n04285008", "n03417042", "n03796401", "n03930630", "n04461696", "n04467665"}
 
 
 def embed(cdam, images, precision):
@@ -58,8 +58,9 @@ def main():
     wnid = [n.split("_")[0] for n in names]
     mean = A.mean(0)
     worst = 1.0
-    for concept, (lo, hi) in CONCEPTS.items():
-        members = [i for i, w in enumerate(wnid) if (w in VEHICLES if concept == "car/truck" else lo <= w <= hi)]
+    for concept, classes in CONCEPTS.items():
+        inside = (lambda w: w in classes) if isinstance(classes, set) else (lambda w: classes[0] <= w <= classes[1])
+        members = [i for i, w in enumerate(wnid) if inside(w)]
         if len(members) < 3:
             continue
         d = A[members].mean(0) - mean
