@@ -32,8 +32,10 @@ extension Precision {
         return cdam_bf16_available() != 0
     }()
 
-    /// The two instructions' peaks on one core, measured once (about 20 ms), when `auto` first needs them.
-    public static let measuredPeaks: InstructionPeaks = InstructionPeaks.measure(milliseconds: 4)
+    /// The two instructions' peaks on one core, measured once (about 15 ms), when `auto` first needs them:
+    /// coarse, but the threshold is far from both kinds of CPU (2x where VDPBF16PS runs at full rate, 0.5x
+    /// where it does not).
+    public static let measuredPeaks: InstructionPeaks = InstructionPeaks.measure(milliseconds: 3, rounds: 1)
 
     /// Whether bf16 is worth taking for work that can tolerate it: available, and its instruction's peak
     /// at least 1.3 times the fp32 FMA's on this CPU.
@@ -83,13 +85,14 @@ public struct InstructionPeaks: Sendable, Codable {
 
     public init(bf16: Double, fp32: Double) { self.bf16 = bf16; self.fp32 = fp32 }
 
-    /// Runs each loop for about `milliseconds`, alternating three times, and keeps each one's best rate.
-    public static func measure(milliseconds: Double) -> InstructionPeaks {
+    /// Runs each loop for about `milliseconds` (after a short calibration run), the two in turn `rounds`
+    /// times, and keeps each one's best rate.
+    public static func measure(milliseconds: Double, rounds: Int = 3) -> InstructionPeaks {
         func rate(_ loop: (Int) -> Double) -> Double {
             // Calibrate on a short run, then time one of the requested length.
             var iterations = 20_000
             var best = 0.0
-            for _ in 0..<3 {
+            for _ in 0..<2 {
                 let start = monotonicSeconds()
                 let flops = loop(iterations)
                 let seconds = monotonicSeconds() - start
@@ -100,7 +103,7 @@ public struct InstructionPeaks: Sendable, Codable {
             return best
         }
         var peaks = InstructionPeaks(bf16: 0, fp32: 0)
-        for _ in 0..<3 {
+        for _ in 0..<max(1, rounds) {
             peaks.bf16 = max(peaks.bf16, rate { cdam_bf16_peak_loop($0) })
             peaks.fp32 = max(peaks.fp32, rate { cdam_fp32_peak_loop($0) })
         }

@@ -19,8 +19,8 @@ extension Benchmarks {
             lock.lock(); all.bf16 += p.bf16; all.fp32 += p.fp32; lock.unlock()
         }
         func figure(_ name: String, _ gflops: Double, _ cores: Int) -> BenchmarkFigure {
-            BenchmarkFigure(name: name, milliseconds: 0, unit: "peak", gflops: gflops,
-                            detail: "\(cores) core\(cores == 1 ? "" : "s"), 24 independent chains on registers")
+            BenchmarkFigure(name: name + ", \(cores) core\(cores == 1 ? "" : "s")", milliseconds: 0, unit: "peak", gflops: gflops,
+                            detail: "24 independent chains on registers")
         }
         return [figure("peak VDPBF16PS (bf16 pairs, fp32 sums)", one.bf16, 1),
                 figure("peak VDPBF16PS (bf16 pairs, fp32 sums)", all.bf16, Parallel.cores),
