@@ -58,7 +58,6 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try Store.open(at: homeOptions.databaseURL)
                 let pairs: [(label: String, sources: [String])]
                 if let labels {
                     pairs = try HeadTrainingRequest.classes(fromLabelsFolder: URL(fileURLWithPath: labels))
@@ -68,10 +67,10 @@ struct HeadCommand: AsyncParsableCommand {
                         return (parts[0], [parts[1]])
                     }
                 }
-                let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let progress = ProgressLine()
-                let summary = try trainHead(HeadTrainingRequest(name: name, classes: pairs, C: c, folds: folds), embedder: embedder,
-                                            store: store, replace: replace, progress: progress.update)
+                let summary = try homeOptions.session().trainHead(HeadTrainingRequest(name: name, classes: pairs, C: c, folds: folds),
+                                                                  input: try preprocess.settings(modelOptions), replace: replace,
+                                                                  progress: progress.update)
                 progress.finish()
                 if output.json { try printJSON(summary) } else { printHead(summary) }
                 for failure in summary.errors ?? [] { printError(failure.error) }
@@ -105,12 +104,9 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try Store.open(at: homeOptions.databaseURL)
-                let embedder = try labels.map { _ in try commandEmbedder(homeOptions, modelOptions, preprocess) }
                 let progress = ProgressLine()
-                let evaluation = try evaluateHead(name, modelName: modelOptions.model ?? embedder?.modelName, folds: folds,
-                                                  labelsFolder: labels.map { URL(fileURLWithPath: $0) }, embedder: embedder,
-                                                  store: store, progress: progress.update)
+                let evaluation = try homeOptions.session().evaluateHead(name, folds: folds, labels: labels.map { URL(fileURLWithPath: $0) },
+                                                                        input: try preprocess.settings(modelOptions), progress: progress.update)
                 progress.finish()
                 if output.json { return try printJSON(evaluation) }
                 printEvaluation(evaluation, head: name)
@@ -125,9 +121,7 @@ struct HeadCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let heads = try listHeads(modelName: modelOptions.model, store: try homeOptions.readStore())
-                if output.json { return try printJSON(heads) }
+            try await present(homeOptions, output, { try $0.heads(model: modelOptions.model) }) { heads in
                 if heads.isEmpty { print("no heads yet (train one with `cdam head train NAME --labels DIR`)"); return }
                 for h in heads {
                     let accuracy = h.evaluation.map { String(format: "  accuracy %.3f", $0.accuracy) } ?? ""
@@ -145,9 +139,7 @@ struct HeadCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let details = try showHead(name, modelName: modelOptions.model, store: try homeOptions.readStore())
-                if output.json { return try printJSON(details) }
+            try await present(homeOptions, output, { try $0.head(name, model: modelOptions.model) }) { details in
                 printHead(details.summary)
                 for (k, label) in details.summary.labels.enumerated() {
                     print(String(format: "  %@: |w| %.4g, bias %.4g", label, details.weightNorms[k], details.bias[k]))
@@ -166,9 +158,7 @@ struct HeadCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let removed = try removeHead(name, modelName: modelOptions.model, store: try Store.open(at: homeOptions.databaseURL))
-                if output.json { return try printJSON(removed) }
+            try await present(homeOptions, output, { try $0.removeHead(name, model: modelOptions.model) }) { removed in
                 print("removed head '\(removed.name)' (\(removed.model))")
             }
         }
@@ -192,7 +182,7 @@ struct HeadCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let url = URL(fileURLWithPath: out)
-                try exportHead(name, modelName: modelOptions.model, to: url, store: try homeOptions.readStore())
+                try homeOptions.session().exportHead(name, model: modelOptions.model, to: url)
                 printError("wrote \(url.path)")
             }
         }
@@ -222,13 +212,10 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try Store.open(at: homeOptions.databaseURL)
-                let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
-                let model = ModelInfo(name: embedder.modelName, weightsSHA256: embedder.modelSHA256, width: embedder.width,
-                                      patchSize: embedder.patchSize, preprocessing: embedder.preprocessingDescription)
                 let options = HeadImportOptions(name: name, weightTensor: weightTensor, biasTensor: biasTensor,
                                                 labelsFile: labelsFile.map { URL(fileURLWithPath: $0) }, replace: replace)
-                let summary = try importHead(from: URL(fileURLWithPath: file), model: model, options: options, store: store)
+                let summary = try homeOptions.session().importHead(URL(fileURLWithPath: file), input: try preprocess.settings(modelOptions),
+                                                                   options: options)
                 if output.json { return try printJSON(summary) }
                 printHead(summary)
                 for warning in summary.warnings ?? [] { printError("warning: \(warning)") }
