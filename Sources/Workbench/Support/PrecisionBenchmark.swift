@@ -18,13 +18,13 @@ extension Benchmarks {
             let p = InstructionPeaks.measure(milliseconds: 20)
             lock.lock(); all.bf16 += p.bf16; all.fp32 += p.fp32; lock.unlock()
         }
-        func figure(_ name: String, _ gflops: Double, _ cores: Int) -> BenchmarkFigure {
+        func figure(_ name: String, _ gflops: Double, _ cores: Int, _ detail: String) -> BenchmarkFigure {
             BenchmarkFigure(name: name + ", \(cores) core\(cores == 1 ? "" : "s")", milliseconds: 0, unit: "peak", gflops: gflops,
-                            detail: "24 independent chains on registers")
+                            detail: detail + "; 24 independent chains on registers")
         }
-        return [figure("peak VDPBF16PS (bf16 pairs, fp32 sums)", one.bf16, 1),
-                figure("peak VDPBF16PS (bf16 pairs, fp32 sums)", all.bf16, Parallel.cores),
-                figure("peak fp32 FMA", one.fp32, 1), figure("peak fp32 FMA", all.fp32, Parallel.cores)]
+        let pairs = "bf16 pairs, fp32 sums", floats = "16 floats"
+        return [figure("peak VDPBF16PS", one.bf16, 1, pairs), figure("peak VDPBF16PS", all.bf16, Parallel.cores, pairs),
+                figure("peak fp32 FMA", one.fp32, 1, floats), figure("peak fp32 FMA", all.fp32, Parallel.cores, floats)]
     }
 
     /// Medians of `a` and `b` run in turns, `repeats` times each after one warm-up pair: milliseconds.
