@@ -15,9 +15,11 @@ struct BenchCommand: AsyncParsableCommand {
           cdam bench index --images photos/
           cdam bench pictures --images photo.jpg
           cdam bench heads --images labelled-photos/
+          cdam bench bf16 --batch 8
+          cdam bench forward --precision bf16
         """)
 
-    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | smooth | imaging | index | search | pictures | heads")
+    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | smooth | imaging | index | search | pictures | heads | bf16")
     var suite: String = "all"
 
     @Option(help: "Input side in pixels (a multiple of the patch size).")
@@ -42,7 +44,7 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         let batch = self.batch ?? 8
         try await runReportingErrors {
-            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "smooth", "imaging", "index", "search", "pictures", "heads"]
+            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "smooth", "imaging", "index", "search", "pictures", "heads", "bf16"]
             guard known.contains(suite) else { throw WorkbenchError.usage("unknown suite '\(suite)'; one of \(known.joined(separator: ", "))") }
             var figures: [BenchmarkFigure] = []
             let report = { (f: BenchmarkFigure) in
@@ -66,7 +68,7 @@ struct BenchCommand: AsyncParsableCommand {
                     report(Benchmarks.imaging(files, size: size))
                 } else {
                     let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: size, width: size,
-                                                    crop: false, allowTruncated: false)
+                                                    crop: false, allowTruncated: false, precision: modelOptions.multiPassPrecision())
                     let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-index.sqlite")
                     try Benchmarks.indexing(files, embedder: embedder, database: db).forEach(report)
                 }
@@ -77,12 +79,16 @@ struct BenchCommand: AsyncParsableCommand {
                 Benchmarks.heads(repeats: repeats).forEach(report)
                 if let images {
                     let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: size, width: size,
-                                                    crop: false, allowTruncated: false)
+                                                    crop: false, allowTruncated: false, precision: modelOptions.multiPassPrecision())
                     let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-heads.sqlite")
                     try Benchmarks.headTraining(folder: URL(fileURLWithPath: images), embedder: embedder, database: db).forEach(report)
                 }
             } else if suite != "sgemm" {
                 let model = try ModelRegistry(home: homeOptions.resolvedHome).load(modelOptions.model).transformer
+                model.precision = try modelOptions.multiPassPrecision()
+                if suite == "bf16" {
+                    try Benchmarks.precision(model, size: size, batch: batch, repeats: repeats).forEach(report)
+                }
                 if suite == "forward" || suite == "all" {
                     report(try Benchmarks.forward(model, size: size, batch: 1, repeats: repeats))
                     if batch != 1 { report(try Benchmarks.forward(model, size: size, batch: batch, repeats: repeats)) }

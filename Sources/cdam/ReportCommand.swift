@@ -69,6 +69,7 @@ struct ReportCommand: AsyncParsableCommand {
             options.averaged = averaged.settings
             options.render = try render.options()
             options.model = modelOptions.model
+            options.precision = try modelOptions.precisionChoice()
             let start = Date()
             let document = try homeOptions.session().report(options) { message in
                 // Each step on its own line, with the time so far: few lines, also in logs.
