@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // System libraries (OpenBLAS is loaded at run time: see TensorMath/BLAS.swift).
@@ -64,8 +66,14 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: v5),
         // The command line: parses and prints, nothing else.
-        .executableTarget(name: "cdam", dependencies: [
+        // `cdam serve`: the workbench's JSON API and pages over HTTP (Hummingbird), driving the same session.
+        .target(name: "Server", dependencies: [
             "Workbench",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: v5),
+        .executableTarget(name: "cdam", dependencies: [
+            "Workbench", "Server",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: v5),
 

@@ -23,7 +23,7 @@ struct CDAM: AsyncParsableCommand {
         subcommands: [
             ModelCommand.self, EmbedCommand.self, QueryCommand.self, ConceptCommand.self,
             IndexCommand.self, CollectionCommand.self, SearchCommand.self, ReportCommand.self, HeadCommand.self,
-            BenchCommand.self,
+            ServeCommand.self, BenchCommand.self,
         ]
     )
 

@@ -1,0 +1,220 @@
+import Concepts
+import Foundation
+import Hummingbird
+import Logging
+import Workbench
+
+/// Where and how `cdam serve` listens.
+public struct ServerSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Required in every request's `token` query parameter (or `Authorization: Bearer`) when set: the server
+    /// listens beyond loopback.
+    public var token: String?
+    /// The largest image a request may upload.
+    public var maxUploadBytes = 32 << 20
+    /// The model and preprocessing uploads are explained with.
+    public var input = InputSettings()
+
+    public init() {}
+
+    /// Whether `host` is a loopback address (only this machine can connect).
+    public var isLoopback: Bool { ["127.0.0.1", "::1", "localhost"].contains(host) }
+}
+
+/// Runs the workbench's use cases one at a time, on a thread of its own: the numeric work never blocks the
+/// server's event loops, and one job already uses every core (its matrix products are parallel). Requests that
+/// arrive meanwhile wait their turn; `waiting` counts them.
+final class Worker: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "cdam.serve.worker")
+    private let session: WorkbenchSession
+    private let lock = NSLock()
+    private var queued = 0
+
+    init(session: WorkbenchSession) { self.session = session }
+
+    /// Jobs queued or running.
+    var waiting: Int { lock.withLock { queued } }
+
+    func run<T: Sendable>(_ job: @escaping @Sendable (WorkbenchSession) throws -> T) async throws -> T {
+        lock.withLock { queued += 1 }
+        defer { lock.withLock { queued -= 1 } }
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try job(self.session) }) }
+        }
+    }
+}
+
+/// An error as the API returns it: the same one-line message the command line prints.
+struct APIError: Error, Codable {
+    var error: String
+    var status: Int
+}
+
+/// `cdam serve`: the JSON API under `/api/` (the command line's documents) and the pages.
+public enum WorkbenchServer {
+    /// Builds the router; `run` serves it.
+    static func router(settings: ServerSettings, worker: Worker) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.middlewares.add(TokenMiddleware(token: settings.token))
+
+        router.get("/") { _, _ in html(Pages.explain) }
+        router.get("/concepts") { _, _ in html(Pages.concepts) }
+
+        router.get("/api/concepts") { _, _ in
+            try await respond { try await worker.run { try $0.concepts() } }
+        }
+        router.get("/api/concepts/:name") { _, context in
+            let name = context.parameters.get("name") ?? ""
+            return try await respond { try await worker.run { try $0.concept(name) } }
+        }
+        router.get("/api/search") { request, _ in
+            let query = request.uri.queryParameters
+            guard let concept = query["concept"].map(String.init) else {
+                return jsonError(.badRequest, "give ?concept=NAME (see /api/concepts)")
+            }
+            let top = query["top"].flatMap { Int($0) } ?? 10
+            let collection = query["collection"].map(String.init)
+            guard (1...1000).contains(top) else { return jsonError(.badRequest, "top \(top): give 1 to 1000") }
+            return try await respond {
+                try await worker.run { try $0.search(concept, model: nil, collection: collection, top: top, includeExamples: false) }
+            }
+        }
+        router.post("/api/explain") { request, context in
+            try await explain(request, settings: settings, worker: worker)
+        }
+        router.get("/api/status") { _, _ in
+            struct Status: Codable { var waiting: Int }
+            return try json(Status(waiting: worker.waiting))
+        }
+        return router
+    }
+
+    /// `POST /api/explain?concept=A&concept=B&maps=cdam,am&name=photo.jpg`, the image's bytes as the body: the
+    /// `query` document, with each picture inlined as a `data:` URL where the command line gives a file's path.
+    static func explain(_ request: Request, settings: ServerSettings, worker: Worker) async throws -> Response {
+        let query = request.uri.queryParameters
+        let concepts = query[values: "concept"].map(String.init)
+        guard !concepts.isEmpty else { return jsonError(.badRequest, "choose at least one concept: ?concept=NAME (see /api/concepts)") }
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > settings.maxUploadBytes {
+            return jsonError(.contentTooLarge, "the image is \(length) bytes; the limit is \(settings.maxUploadBytes) bytes")
+        }
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: settings.maxUploadBytes) } catch {
+            return jsonError(.contentTooLarge, "the image is larger than the limit of \(settings.maxUploadBytes) bytes")
+        }
+        guard body.readableBytes > 0 else { return jsonError(.badRequest, "send the image's bytes as the request body") }
+        let maps: [MapKind]
+        do { maps = try MapKind.parseList(query["maps"].map(String.init) ?? "cdam") } catch {
+            return jsonError(.badRequest, "\(error)")
+        }
+        // The upload is written to a folder of its own, named as the user's file (for the labels), and removed after.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cdam-serve-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let name = sanitizedName(query["name"].map(String.init) ?? "upload")
+        let file = folder.appendingPathComponent(name)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try Data(body.readableBytesView).write(to: file)
+        } catch {
+            return jsonError(.internalServerError, "cannot keep the upload (\(error.localizedDescription)); check the temporary folder's free space")
+        }
+        var options = QueryOptions(images: [file.path])
+        options.concepts = concepts
+        options.maps = maps
+        options.input = settings.input
+        options.out = folder.appendingPathComponent("pictures")
+        let request = options
+        return try await respond {
+            var outcome = try await worker.run { try $0.query(request) }
+            if let failure = outcome.report.errors.first, outcome.report.results.isEmpty {
+                throw APIError(error: failure.error.replacingOccurrences(of: folder.path + "/", with: ""), status: 422)
+            }
+            inlinePictures(&outcome.report, uploadFolder: folder)
+            return outcome.report
+        }
+    }
+
+    /// Replaces each picture's path by a `data:image/png;base64,` URL, and the upload's temporary path by its name.
+    static func inlinePictures(_ report: inout QueryReport, uploadFolder: URL) {
+        func inline(_ path: String) -> String {
+            guard let data = FileManager.default.contents(atPath: path) else { return path }
+            return "data:image/png;base64," + data.base64EncodedString()
+        }
+        for r in report.results.indices {
+            report.results[r].image = report.results[r].image.replacingOccurrences(of: uploadFolder.path + "/", with: "")
+            report.results[r].panel = report.results[r].panel.map(inline)
+            for t in report.results[r].targets.indices {
+                report.results[r].targets[t].overlays = report.results[r].targets[t].overlays?.mapValues(inline)
+            }
+        }
+    }
+
+    static func sanitizedName(_ name: String) -> String {
+        let base = (name as NSString).lastPathComponent
+        let kept = base.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || "._- ".unicodeScalars.contains($0) }
+        let clean = String(String.UnicodeScalarView(kept)).trimmingCharacters(in: .whitespaces)
+        return clean.isEmpty || clean.hasPrefix(".") ? "upload" : String(clean.prefix(100))
+    }
+
+    /// Serves `session` until the process is stopped; `onListening` is called with the address once it accepts
+    /// connections.
+    public static func run(settings: ServerSettings, session: WorkbenchSession,
+                           onListening: @escaping @Sendable (String) -> Void) async throws {
+        let worker = Worker(session: session)
+        var logger = Logger(label: "cdam.serve")
+        logger.logLevel = .warning
+        let app = Application(router: router(settings: settings, worker: worker),
+                              configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "cdam"),
+                              onServerRunning: { channel in
+                                  let port = channel.localAddress?.port ?? settings.port
+                                  let host = settings.host.contains(":") ? "[\(settings.host)]" : settings.host
+                                  onListening("http://\(host):\(port)/" + (settings.token.map { "?token=\($0)" } ?? ""))
+                              }, logger: logger)
+        try await app.runService()
+    }
+}
+
+/// Refuses requests without the token when one is set.
+struct TokenMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token else { return try await next(request, context) }
+        let given = request.uri.queryParameters["token"].map(String.init)
+            ?? request.headers[.authorization].map { $0.replacingOccurrences(of: "Bearer ", with: "") }
+        guard given == token else { return jsonError(.unauthorized, "this server needs its token: open the address `cdam serve` printed (…?token=…)") }
+        return try await next(request, context)
+    }
+}
+
+/// Runs a use case and answers with its document as JSON, or with the error as JSON and a fitting status.
+func respond<T: Encodable & Sendable>(_ body: () async throws -> T) async throws -> Response {
+    do {
+        return try json(try await body())
+    } catch let error as APIError {
+        return jsonError(HTTPResponse.Status(code: error.status), error.error)
+    } catch let error as WorkbenchError {
+        return jsonError(error.exitCode == 2 ? .badRequest : .unprocessableContent, error.description)
+    } catch {
+        return jsonError(.unprocessableContent, "\(error)")
+    }
+}
+
+func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data = try encoder.encode(value)
+    return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+func jsonError(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    (try? json(APIError(error: message, status: status.code), status: status))
+        ?? Response(status: status, body: .init(byteBuffer: ByteBuffer(string: message)))
+}
+
+func html(_ page: String) -> Response {
+    Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
+}

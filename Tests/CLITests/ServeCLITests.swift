@@ -1,0 +1,122 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// `cdam serve` (issue 16) end to end: the built binary serving on loopback, driven over HTTP as a browser or a
+/// script would: list concepts, upload a real photo and get its maps, search, and bad requests.
+@Suite(.serialized) struct ServeCLITests {
+    /// A running `cdam serve`, stopped when released.
+    final class Running {
+        let process = Process()
+        var address = ""
+
+        init(_ arguments: [String], home: String) throws {
+            process.executableURL = CLI.binary
+            process.arguments = ["serve", "--port", "0"] + arguments
+            var env = ProcessInfo.processInfo.environment
+            env["CDAM_HOME"] = home
+            process.environment = env
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // The first line names the address: "cdam serve: http://127.0.0.1:PORT/...  (Ctrl-C stops)".
+            var line = Data()
+            let handle = out.fileHandleForReading
+            while !line.contains(0x0A) {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                line.append(chunk)
+            }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let start = text.range(of: "http://"), let end = text[start.lowerBound...].firstIndex(of: " ") else {
+                process.terminate()
+                throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no address from cdam serve: \(text)"])
+            }
+            address = String(text[start.lowerBound..<end])
+        }
+
+        /// The server's root without the token query.
+        var root: String { address.components(separatedBy: "?").first ?? address }
+
+        deinit { process.terminate(); process.waitUntilExit() }
+    }
+
+    /// One HTTP request, waited for.
+    static func request(_ url: String, method: String = "GET", body: Data? = nil) throws -> (status: Int, body: Data) {
+        var request = URLRequest(url: try #require(URL(string: url)))
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 120
+        final class Box: @unchecked Sendable { var status = 0; var data = Data(); var error: Error? }
+        let box = Box(), done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            box.status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            box.data = data ?? Data(); box.error = error
+            done.signal()
+        }.resume()
+        done.wait()
+        if let error = box.error { throw error }
+        return (box.status, box.data)
+    }
+
+    static func json(_ data: Data) -> Any? { try? JSONSerialization.jsonObject(with: data) }
+
+    @Test func apiExplainsSearchesAndRefusesBadRequests() throws {
+        guard CLI.modelInstalled else { return }
+        let home = try CLI.freshHome().path, dir = try CLI.temporaryDirectory()
+        #expect(try CLI.run(["concept", "import", try HardeningCLITests.conceptFile(in: dir).path], home: home).status == 0)
+        let fruit = try CLI.folder(["apple.jpg", "orange.jpg"], in: dir, named: "fruit")
+        #expect(try CLI.run(["index", fruit.path, "--collection", "fruit"], home: home).status == 0)
+        let server = try Running(["--max-upload", "1"], home: home)
+        let root = server.root
+
+        let page = try Self.request(root)
+        #expect(page.status == 200 && String(decoding: page.body, as: UTF8.self).contains("Where is the evidence?"))
+        let concepts = try Self.request(root + "api/concepts")
+        #expect(concepts.status == 200)
+        #expect((Self.json(concepts.body) as? [[String: Any]])?.first?["name"] as? String == "striped")
+
+        // A real photo: the query document, each picture inlined.
+        let photo = try Data(contentsOf: URL(fileURLWithPath: "\(CLI.photos)/apple.jpg"))
+        let explained = try Self.request(root + "api/explain?concept=striped&maps=cdam,am&name=apple.jpg", method: "POST", body: photo)
+        #expect(explained.status == 200, "\(String(decoding: explained.body, as: UTF8.self).prefix(300))")
+        let document = try #require(Self.json(explained.body) as? [String: Any])
+        let result = try #require((document["results"] as? [[String: Any]])?.first)
+        let target = try #require((result["targets"] as? [[String: Any]])?.first)
+        #expect(target["name"] as? String == "striped")
+        #expect((target["maps"] as? [String: Any])?["cdam"] as? [Double] != nil)
+        let overlays = try #require(target["overlays"] as? [String: String])
+        #expect(overlays["cdam"]?.hasPrefix("data:image/png;base64,iVBOR") == true)
+        #expect((result["image"] as? String ?? "").hasSuffix("apple.jpg"))
+
+        let found = try Self.request(root + "api/search?concept=striped&top=2")
+        #expect(found.status == 200)
+        #expect(((Self.json(found.body) as? [String: Any])?["results"] as? [Any])?.count == 2)
+
+        // Bad requests: one JSON error with the command line's message and a fitting status.
+        let unknown = try Self.request(root + "api/explain?concept=nope", method: "POST", body: photo)
+        #expect((400..<500).contains(unknown.status))
+        #expect(((Self.json(unknown.body) as? [String: Any])?["error"] as? String ?? "").contains("nope"))
+        let notImage = try Self.request(root + "api/explain?concept=striped&name=notes.jpg", method: "POST", body: Data("hello".utf8))
+        #expect(notImage.status == 422)
+        #expect(((Self.json(notImage.body) as? [String: Any])?["error"] as? String ?? "").contains("notes.jpg"))
+        let large = try Self.request(root + "api/explain?concept=striped", method: "POST", body: Data(count: 2 << 20))
+        #expect(large.status == 413)
+        let noConcept = try Self.request(root + "api/explain", method: "POST", body: photo)
+        #expect(noConcept.status == 400)
+    }
+
+    @Test func otherHostsNeedAllowRemoteAndATokenGuardsThem() throws {
+        guard CLI.modelInstalled else { return }
+        let refused = try CLI.run(["serve", "--host", "0.0.0.0", "--port", "0"], home: try CLI.freshHome().path)
+        #expect(refused.status == 2 && refused.stderr.contains("--allow-remote"), "\(refused.stderr)")
+
+        let server = try Running(["--host", "127.0.0.2", "--allow-remote"], home: try CLI.freshHome().path)
+        #expect(server.address.contains("?token="))
+        #expect(try Self.request(server.root + "api/concepts").status == 401)
+        #expect(try Self.request(server.address.replacingOccurrences(of: "/?token=", with: "/api/concepts?token=")).status == 200)
+    }
+}
