@@ -6,6 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+# The browser test of `cdam serve`'s pages (ServeCLITests) drives Debian's headless Chromium through Selenium.
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+        || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+fi
+python3 -c 'import selenium' 2>/dev/null || python3 -m pip install --quiet selenium
 swift build 2>&1 | tail -n 3
 .build/debug/cdam model fetch >&2
 export CI="${CI:-true}"   # the reference tests fail rather than skip when the model is missing

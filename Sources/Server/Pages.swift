@@ -17,7 +17,7 @@ enum Pages {
 
     /// Explain: upload a photo, tick concepts, see each concept's CDAM map on the photo.
     static let explain = """
-    <!doctype html><html lang="en"><head><meta charset="utf-8"><title>cdam: explain</title>\(style)</head><body>
+    <!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>cdam: explain</title>\(style)</head><body>
     \(nav)
     <h1>Where is the evidence?</h1>
     <p class="muted">Choose a photo and concepts: each map is drawn on the photo, warm patches are evidence for the concept,
@@ -63,15 +63,19 @@ enum Pages {
         const response = await fetch(api('api/explain?' + query), { method: 'POST', body: file });
         const doc = await response.json();
         if (!response.ok) { show(doc.error || response.statusText, 'error'); return; }
+        const shown = new Set();   // AM and rollout are the same picture for every concept: shown once
         for (const image of doc.results) {
           for (const target of image.targets) {
             for (const [map, url] of Object.entries(target.overlays || {})) {
+              if (shown.has(url)) continue;
+              shown.add(url);
               const tile = document.createElement('div'); tile.className = 'tile';
               const img = document.createElement('img'); img.src = url;
               img.alt = target.name + ' ' + map;
               const caption = document.createElement('div'); caption.className = 'muted';
               const pct = target.percentile == null ? '' : ', ' + target.percentile.toFixed(1) + ' %ile';
-              caption.textContent = target.name + ' (' + target.kind + ') ' + map + ': score ' + target.score.toPrecision(4) + pct;
+              caption.textContent = (map === 'am' || map === 'rollout') ? map.toUpperCase() + ': the same for every concept'
+                : target.name + ' (' + target.kind + ') ' + map + ': score ' + target.score.toPrecision(4) + pct;
               tile.append(img, caption); results.append(tile);
             }
           }
@@ -86,7 +90,7 @@ enum Pages {
 
     /// Concepts: every stored concept with its verdict and figures.
     static let concepts = """
-    <!doctype html><html lang="en"><head><meta charset="utf-8"><title>cdam: concepts</title>\(style)</head><body>
+    <!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>cdam: concepts</title>\(style)</head><body>
     \(nav)
     <h1>Concepts</h1>
     <table><thead><tr><th>name</th><th>kind</th><th>examples</th><th>AUC</th><th>verdict</th></tr></thead><tbody id="rows"></tbody></table>

@@ -119,4 +119,22 @@ import Testing
         #expect(try Self.request(server.root + "api/concepts").status == 401)
         #expect(try Self.request(server.address.replacingOccurrences(of: "/?token=", with: "/api/concepts?token=")).status == 200)
     }
+
+    /// The pages in a real browser (headless Chromium through Selenium: scripts/browser/serve_pages.py): the concepts
+    /// table fills, a photo uploaded on Explain gets a map per ticked concept, no console error, no broken image.
+    /// scripts/test.sh installs Chromium, chromedriver and Selenium; elsewhere the test skips without them.
+    @Test func pagesWorkInABrowser() throws {
+        guard CLI.modelInstalled else { return }
+        let haveBrowser = FileManager.default.fileExists(atPath: "/usr/bin/chromedriver")
+            && (try? CLI.shell("python3 -c 'import selenium' 2>/dev/null")) == 0
+        guard haveBrowser || ProcessInfo.processInfo.environment["CI"] != nil else { return }
+        let home = try CLI.freshHome().path, dir = try CLI.temporaryDirectory()
+        #expect(try CLI.run(["concept", "import", try HardeningCLITests.conceptFile(in: dir).path], home: home).status == 0)
+        let server = try Running([], home: home)
+        let shots = dir.appendingPathComponent("screenshots")
+        let script = CLI.repo.appendingPathComponent("scripts/browser/serve_pages.py").path
+        let status = try CLI.shell("python3 '\(script)' --url '\(server.root)' --photo '\(CLI.photos)/fruits.jpg' --out '\(shots.path)'")
+        #expect(status == 0, "the browser check failed (its output is above)")
+        #expect(FileManager.default.fileExists(atPath: shots.appendingPathComponent("explain.png").path))
+    }
 }
