@@ -93,7 +93,7 @@ public struct BoxFile: Sendable {
             let numbers: [Double]
             if let box = o["box"] as? [Any] {
                 numbers = try box.map { v in
-                    guard let n = v as? NSNumber, !(v is Bool) else { throw WorkbenchError.failed("\(path): \(place): the box holds something other than numbers") }
+                    guard let n = v as? NSNumber else { throw WorkbenchError.failed("\(path): \(place): the box holds something other than numbers") }
                     return n.doubleValue
                 }
             } else if let x0 = o["x0"] as? NSNumber, let y0 = o["y0"] as? NSNumber, let x1 = o["x1"] as? NSNumber, let y1 = o["y1"] as? NSNumber {
