@@ -64,6 +64,8 @@ public struct QueryTarget: Codable, Sendable {
     /// asked for, its positive mass inside them and the pointing game.
     public var boxes: [PixelBox]? = nil
     public var localisation: [String: BoxLocalisation]? = nil
+    /// The block whose CLS embedding the target scores, when it is not the last (its map is taken there).
+    public var block: Int? = nil
     /// A class target (kind `class`): its head, the head's softmax probability of the class and its rank (1: predicted).
     public var head: String? = nil
     public var probability: Double? = nil
@@ -269,6 +271,7 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model full: V
         out.append(QueryTarget(name: target.name, kind: target.kind.rawValue, score: cdamResult.scores[k],
                                percentile: reference?.percentile(of: cdamResult.scores[k]), percentileOf: reference?.label,
                                maps: shown, figures: figures, overlays: nil, significance: significance))
+        if let b = target.block, b < full.config.layers { out[k].block = b }
         if let file = request.boxes {
             let boxes = file.boxes(for: image.url, label: target.name)
             if !boxes.isEmpty {

@@ -120,6 +120,7 @@ struct QueryCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
+            guard fdr > 0, fdr < 1 else { throw WorkbenchError.usage("--fdr \(fdr): give a false-discovery rate between 0 and 1 (0.05 is usual)") }
             let mapKinds = try MapKind.parseList(maps)
             let boxFile = try boxes.map { try BoxFile.load($0) }
             let renderOptions = try render.options()
@@ -222,7 +223,7 @@ func printQuery(_ report: QueryReport) {
                     String(format: "%@ %.2f %@", name, loc[name]!.massInBox, loc[name]!.pointingHit ? "hit" : "miss")
                 }
                 let count = t.boxes?.count ?? 0
-                print(String(format: "    in the box%@ (%d, %.0f%% of the image): positive mass and pointing game: ", count == 1 ? "" : "es", count, 100 * share)
+                print(String(format: "    %d box%@ of '%@' (%.0f%% of the image): share of the positive mass inside, pointing game: ", count, count == 1 ? "" : "es", t.name, 100 * share)
                       + figures.joined(separator: ", "))
             }
         }

@@ -35,7 +35,7 @@ struct LocalisationCLITests {
         let text = try CLI.run(["query", "\(CLI.photos)/fruits.jpg", "--examples", orange.path, "--maps", "cdam,am",
                                 "--boxes", Self.boxes, "--db", db])
         #expect(text.status == 0, "\(text.stderr)")
-        #expect(text.stdout.contains("in the box (1, 47% of the image): positive mass and pointing game: cdam "), "\(text.stdout)")
+        #expect(text.stdout.contains("1 box of 'orange' (47% of the image): share of the positive mass inside, pointing game: cdam "), "\(text.stdout)")
 
         // No label matches a target: the figures are missing, and a warning says why.
         let none = try CLI.run(["query", "\(CLI.photos)/fruits.jpg", "--examples", others.path, "--boxes", Self.boxes, "--db", db])
