@@ -52,9 +52,11 @@ let package = Package(
         // Image decoding, Pillow-matching preprocessing, heatmaps and encoding.
         .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: fast),
         // The SQLite store.
-        // The SQL of migrations/ is embedded in Swift (StoreTests checks that the two agree).
+        // The SQL of migrations/ (linked as Sources/Store/SQL) is compiled in: add a line here per migration.
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
                                               .product(name: "GRDBSQLite", package: "GRDB.swift")],
+                exclude: ["SQL/README.md"],
+                resources: [.embedInCode("SQL/0001_initial.sql"), .embedInCode("SQL/0002_heads.sql")],
                 swiftSettings: fast),
         // Use cases: embed, define, index, search, query, report.
         .target(name: "Workbench", dependencies: [
@@ -67,6 +69,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: v5),
 
+        // The parsers' fuzz entries (model files, concept files) and their libFuzzer driver: fuzz/run.sh parsers.
+        .target(name: "FuzzTargets", dependencies: ["ModelFiles", "ViT", "Store", "Workbench"], swiftSettings: v5),
+        .executableTarget(name: "cdam-fuzz", dependencies: ["FuzzTargets"], swiftSettings: v5),
+
         // Shared by the test targets: the real model and the PyTorch fixtures.
         .target(name: "TestSupport", dependencies: ["ViT"], path: "Tests/Support", swiftSettings: v5),
         .testTarget(name: "TensorMathTests", dependencies: ["TensorMath"], swiftSettings: v5),
@@ -78,7 +84,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"],
                     resources: [.copy("Fixtures")], swiftSettings: v5),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: v5),
-        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Store", "Concepts",
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Store", "Concepts", "FuzzTargets",
                                                            .product(name: "GRDBSQLite", package: "GRDB.swift")],
                     swiftSettings: v5),
         .testTarget(name: "CLITests", dependencies: [], exclude: ["Fixtures"], swiftSettings: v5),

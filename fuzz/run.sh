@@ -1,14 +1,38 @@
 #!/usr/bin/env bash
-# Builds the decoder fuzz target with libFuzzer + AddressSanitizer and runs it for a bounded
-# time from a seed corpus of small real files (the committed test fixtures, plus small
-# re-encodings of a few photos when /work/shared/images is there).
-#   fuzz/run.sh [SECONDS (default 600)] [RUNS (default 1000000)]
-# Crashing inputs land in fuzz/artifacts/; the grown corpus in fuzz/corpus/ (not committed).
+# libFuzzer + AddressSanitizer runs over what cdam parses from files a user may have been handed.
+#   fuzz/run.sh decode  [SECONDS (default 600)] [RUNS (default 1000000)]   the image decoders
+#   fuzz/run.sh parsers [SECONDS (default 600)] [PARSERS (default "safetensors concept-import")]
+#       the model and concept parsers (Sources/FuzzTargets), SECONDS each; PARSERS from
+#       safetensors, concept-import, concept-file, model-config.
+# decode builds the decoders with swiftc; parsers builds the cdam-fuzz product with SwiftPM in release mode,
+# so the code is compiled with the flags cdam ships with (-Ounchecked where Package.swift says so), plus the
+# sanitizers. Crashing inputs land in fuzz/artifacts/; grown corpora in fuzz/corpus*/ (not committed).
 set -euo pipefail
-SECS=${1:-600}
-RUNS=${2:-1000000}
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+MODE=decode
+case "${1:-}" in decode|parsers) MODE=$1; shift ;; esac
+
+if [ "$MODE" = parsers ]; then
+    SECS=${1:-600}
+    PARSERS=${2:-safetensors concept-import}
+    mkdir -p fuzz/artifacts
+    swift build -c release --product cdam-fuzz --scratch-path .build-fuzz --sanitize address \
+        -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xcc -fsanitize=fuzzer-no-link 2>&1 | tail -n 2
+    for parser in $PARSERS; do
+        echo "=== $parser: $SECS s"
+        mkdir -p "fuzz/corpus-$parser"
+        CDAM_FUZZ_PARSER=$parser CDAM_FUZZ_SEEDS="fuzz/seeds-$parser" .build-fuzz/release/cdam-fuzz \
+            -runs=0 "fuzz/corpus-$parser" > /dev/null 2>&1 || true   # writes the seeds
+        CDAM_FUZZ_PARSER=$parser .build-fuzz/release/cdam-fuzz -max_total_time="$SECS" -max_len=65536 -timeout=10 \
+            -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$parser-" \
+            "fuzz/corpus-$parser" "fuzz/seeds-$parser"
+    done
+    exit 0
+fi
+
+SECS=${1:-600}
+RUNS=${2:-1000000}
 OUT=fuzz/build
 mkdir -p "$OUT/module" fuzz/seeds fuzz/corpus fuzz/artifacts
 cat > "$OUT/module/module.modulemap" <<MAP

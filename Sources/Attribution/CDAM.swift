@@ -57,32 +57,18 @@ public func cdam(_ model: VisionTransformer, _ result: ForwardResult, image b: I
     layerNormBackward(xFinal.ptr, rows: kk, width: d, weight: model.weights.normWeight.ptr,
                       mean: meanF.ptr, rstd: rstdF.ptr, dOut: dE.ptr, dInput: dX.ptr)
 
-    // The last block's MLP branch for the CLS row: out = x1 + ls2 * fc2(GELU(fc1(norm2(x1)))).
+    // The last block's MLP branch, residual and output projection for the CLS row, once per target:
+    // dO = d/d(attention output of the CLS query). (K, D)
     let qrow = b * nq   // the CLS row among the block's query rows
-    let dY = FloatBuffer(count: kk * d)
-    for k in 0..<kk { for j in 0..<d { dY[k * d + j] = dX[k * d + j] * w.layerScale2[j] } }
-    let dAct = FloatBuffer(count: kk * m)
-    BLAS.gemm(m: kk, n: m, k: d, a: dY.ptr, lda: d, b: w.fc2.weight.ptr, ldb: m, c: dAct.ptr, ldc: m)
-    let pre = FloatBuffer(count: kk * m)
-    for k in 0..<kk { (pre.ptr + k * m).update(from: cache.fc1Pre.ptr + qrow * m, count: m) }
-    let dPre = FloatBuffer(count: kk * m)
-    geluBackward(pre.ptr, dOut: dAct.ptr, dInput: dPre.ptr, count: kk * m)
-    let dNorm2 = FloatBuffer(count: kk * d)
-    BLAS.gemm(m: kk, n: d, k: m, a: dPre.ptr, lda: m, b: w.fc1.weight.ptr, ldb: d, c: dNorm2.ptr, ldc: d)
     let x1 = FloatBuffer(count: kk * d), mean2 = FloatBuffer(count: kk), rstd2 = FloatBuffer(count: kk)
+    let pre = FloatBuffer(count: kk * m)
     for k in 0..<kk {
         (x1.ptr + k * d).update(from: cache.residual1.ptr + qrow * d, count: d)
+        (pre.ptr + k * m).update(from: cache.fc1Pre.ptr + qrow * m, count: m)
         mean2[k] = cache.norm2Mean[qrow]; rstd2[k] = cache.norm2Rstd[qrow]
     }
-    let dx1 = dX   // the residual passes dX through; norm2's gradient adds onto it
-    layerNormBackward(x1.ptr, rows: kk, width: d, weight: w.norm2Weight.ptr, mean: mean2.ptr, rstd: rstd2.ptr,
-                      dOut: dNorm2.ptr, dInput: dx1.ptr)
-
-    // x1 = x + ls1 * (o Wproj^T + b): dO = (dx1 * ls1) Wproj. (K, D)
-    let dProj = FloatBuffer(count: kk * d)
-    for k in 0..<kk { for j in 0..<d { dProj[k * d + j] = dx1[k * d + j] * w.layerScale1[j] } }
-    let dO = FloatBuffer(count: kk * d)
-    BLAS.gemm(m: kk, n: d, k: d, a: dProj.ptr, lda: d, b: w.proj.weight.ptr, ldb: d, c: dO.ptr, ldc: d)
+    let dO = model.blockTailBackward(cfg.layers - 1, rows: kk, dOutput: dX.ptr, residual1: x1.ptr, norm2Mean: mean2.ptr,
+                                     norm2Rstd: rstd2.ptr, fc1Pre: pre.ptr, parallel: false).dO
 
     // Attention of the CLS query, per head h.
     let scale = 1 / Float(hd).squareRoot()

@@ -8,6 +8,10 @@ public struct Target: Codable, Hashable, Sendable {
     public enum Kind: String, Codable, CaseIterable, Sendable {
         case mean, cosine, contrast, centred, probe, whitened
         case classLogit = "class"
+
+        /// Kinds fitted against images that are not the concept (a background, or negatives): a contrast's B,
+        /// a centred concept's mean, a probe's or LDA's other class.
+        public var needsBackground: Bool { [.contrast, .centred, .probe, .whitened].contains(self) }
     }
 
     public var name: String

@@ -5,7 +5,7 @@
 /// How a signed patch map becomes colours.
 public struct HeatmapStyle: Sendable, Equatable {
     /// How scores are brought to -1...1.
-    public enum Scaling: Sendable, Equatable {
+    public enum Scaling: String, Sendable, Equatable, CaseIterable {
         /// Both signs divided by the largest |s|: colours compare across signs.
         case symmetric
         /// Positive scores divided by the maximum, negative ones by |minimum| (the paper's):
@@ -13,7 +13,7 @@ public struct HeatmapStyle: Sendable, Equatable {
         case asymmetric
     }
     /// How the patch grid is stretched to pixels.
-    public enum Upsampling: Sendable, Equatable {
+    public enum Upsampling: String, Sendable, Equatable, CaseIterable {
         /// Each patch a flat square (the paper's).
         case nearest
         /// Bilinear between patch centres.

@@ -17,31 +17,53 @@ public struct BlockGradients {
 }
 
 extension VisionTransformer {
+    /// Back-propagates `dOutput` (rows, D) through the tail of block `l`, out = x1 + ls2 * fc2(GELU(fc1(norm2(x1))))
+    /// with x1 = x + ls1 * (o Wproj^T + b), for rows whose forward values are given: x1 (`residual1`), norm2's mean
+    /// and rstd, and fc1's pre-activation (`fc1Pre`, rows x M). Shared by the block's backward and CDAM, which runs
+    /// it on K copies of the CLS row (one per target).
+    /// - Parameter parallel: products on all cores (`BLAS.parallelGemm`); CDAM, called inside parallel loops, keeps one.
+    /// - Returns: d/dx1 (the residual's gradient plus the MLP branch's) and dO, d/d(attention output o). (rows, D)
+    public func blockTailBackward(_ l: Int, rows: Int, dOutput: UnsafePointer<Float>, residual1: UnsafePointer<Float>,
+                                  norm2Mean: UnsafePointer<Float>, norm2Rstd: UnsafePointer<Float>,
+                                  fc1Pre: UnsafePointer<Float>, parallel: Bool) -> (dx1: FloatBuffer, dO: FloatBuffer) {
+        let w = weights.blocks[l]
+        let d = config.hiddenSize, m = config.mlpSize
+        func gemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+            if parallel {
+                BLAS.parallelGemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
+            } else {
+                BLAS.gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n)
+            }
+        }
+        let dx1 = FloatBuffer(uninitialized: rows * d)
+        dx1.ptr.update(from: dOutput, count: rows * d)
+        let dY = FloatBuffer(uninitialized: rows * d)
+        for r in 0..<rows { for j in 0..<d { dY.ptr[r * d + j] = dOutput[r * d + j] * w.layerScale2[j] } }
+        let dAct = FloatBuffer(uninitialized: rows * m)
+        gemm(rows, m, d, dY.ptr, w.fc2.weight.ptr, dAct.ptr)
+        let dPre = FloatBuffer(uninitialized: rows * m)
+        geluBackward(fc1Pre, dOut: dAct.ptr, dInput: dPre.ptr, count: rows * m)
+        let dNorm2 = FloatBuffer(uninitialized: rows * d)
+        gemm(rows, d, m, dPre.ptr, w.fc1.weight.ptr, dNorm2.ptr)
+        layerNormBackward(residual1, rows: rows, width: d, weight: w.norm2Weight.ptr,
+                          mean: norm2Mean, rstd: norm2Rstd, dOut: dNorm2.ptr, dInput: dx1.ptr)
+        let dProj = FloatBuffer(uninitialized: rows * d)
+        for r in 0..<rows { for j in 0..<d { dProj.ptr[r * d + j] = dx1.ptr[r * d + j] * w.layerScale1[j] } }
+        let dO = FloatBuffer(uninitialized: rows * d)
+        gemm(rows, d, d, dProj.ptr, w.proj.weight.ptr, dO.ptr)
+        return (dx1, dO)
+    }
+
     /// Back-propagates dOutput (B*nq, D) through block `l`, whose forward pass left `cache`.
     public func blockBackward(_ l: Int, cache c: BlockCache, dOutput: FloatBuffer, wantProbs: Bool = false) -> BlockGradients {
         let w = weights.blocks[l]
-        let d = config.hiddenSize, heads = config.heads, hd = config.headSize, m = config.mlpSize
+        let d = config.hiddenSize, heads = config.heads, hd = config.headSize
         let b = c.batch, n = c.tokens, nq = c.queries, rows = b * n, qrows = b * nq
 
-        // out = x1 + ls2 * fc2(GELU(fc1(norm2(x1))))
-        let dx1 = FloatBuffer(uninitialized: qrows * d)
-        dx1.ptr.update(from: dOutput.ptr, count: qrows * d)
-        let dY = FloatBuffer(uninitialized: qrows * d)
-        for r in 0..<qrows { for j in 0..<d { dY.ptr[r * d + j] = dOutput.ptr[r * d + j] * w.layerScale2[j] } }
-        let dAct = FloatBuffer(uninitialized: qrows * m)
-        BLAS.parallelGemm(m: qrows, n: m, k: d, a: dY.ptr, lda: d, b: w.fc2.weight.ptr, ldb: m, c: dAct.ptr, ldc: m)
-        let dPre = FloatBuffer(uninitialized: qrows * m)
-        geluBackward(c.fc1Pre.ptr, dOut: dAct.ptr, dInput: dPre.ptr, count: qrows * m)
-        let dNorm2 = FloatBuffer(uninitialized: qrows * d)
-        BLAS.parallelGemm(m: qrows, n: d, k: m, a: dPre.ptr, lda: m, b: w.fc1.weight.ptr, ldb: d, c: dNorm2.ptr, ldc: d)
-        layerNormBackward(c.residual1.ptr, rows: qrows, width: d, weight: w.norm2Weight.ptr,
-                          mean: c.norm2Mean.ptr, rstd: c.norm2Rstd.ptr, dOut: dNorm2.ptr, dInput: dx1.ptr)
-
-        // x1 = x + ls1 * (o Wproj^T + b)
-        let dProj = FloatBuffer(uninitialized: qrows * d)
-        for r in 0..<qrows { for j in 0..<d { dProj.ptr[r * d + j] = dx1.ptr[r * d + j] * w.layerScale1[j] } }
-        let dO = FloatBuffer(uninitialized: qrows * d)
-        BLAS.parallelGemm(m: qrows, n: d, k: d, a: dProj.ptr, lda: d, b: w.proj.weight.ptr, ldb: d, c: dO.ptr, ldc: d)
+        // The MLP branch, the residual and the output projection.
+        let (dx1, dO) = blockTailBackward(l, rows: qrows, dOutput: dOutput.ptr, residual1: c.residual1.ptr,
+                                          norm2Mean: c.norm2Mean.ptr, norm2Rstd: c.norm2Rstd.ptr, fc1Pre: c.fc1Pre.ptr,
+                                          parallel: true)
 
         // Attention, per image and head: dP = dO v^T, dv = P^T dO, dS = softmax'(dP) * scale, dq = dS k, dk = dS^T q.
         let dqkv = FloatBuffer(count: rows * 3 * d)

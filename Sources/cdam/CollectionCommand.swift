@@ -17,7 +17,7 @@ struct CollectionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let collections = try listCollections(store: try homeOptions.readStore())
+                let collections = try homeOptions.session().collections()
                 if output.json { return try printJSON(collections) }
                 if collections.isEmpty { print("no collections yet (make one with `cdam index DIR --collection NAME`)"); return }
                 for c in collections { print("\(c.name)\t\(c.imageCount) images\tcreated \(c.createdAt)") }
@@ -34,7 +34,7 @@ struct CollectionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let details = try showCollection(name, limit: limit, store: try homeOptions.readStore())
+                let details = try homeOptions.session().collection(name, limit: limit)
                 if output.json { return try printJSON(details) }
                 print("collection '\(details.collection.name)': \(details.collection.imageCount) images, created \(details.collection.createdAt)")
                 for count in details.embeddings { print("  \(count.count) embedded with \(count.model) at \(count.preprocessing)") }
@@ -54,7 +54,7 @@ struct CollectionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let removed = try removeCollection(name, store: try homeOptions.store())
+                let removed = try homeOptions.session().removeCollection(name)
                 if output.json { return try printJSON(removed) }
                 print("removed collection '\(removed.name)' (\(removed.imageCount) images; `cdam collection prune` forgets the ones nothing else uses)")
             }
@@ -70,7 +70,7 @@ struct CollectionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let summary = try pruneLibrary(store: try homeOptions.store())
+                let summary = try homeOptions.session().prune()
                 if output.json { return try printJSON(summary) }
                 print("forgot \(summary.pathsForgotten) missing paths, \(summary.membershipsForgotten) collection entries and \(summary.imagesForgotten) images; kept \(summary.imagesKeptForConcepts) images whose files are gone because concepts or heads use them")
             }

@@ -36,7 +36,7 @@ struct ConceptCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Negative images: a folder, file or glob (repeatable); they join the background.", valueName: "dir"))
         var negatives: [String] = []
         @Option(name: .long, help: ArgumentHelp("mean | cosine | contrast | centred | probe | whitened.", valueName: "kind"))
-        var kind = "mean"
+        var kind: Target.Kind = .mean
         @Option(name: .long, help: ArgumentHelp("A stored collection to use as background.", valueName: "collection"))
         var background: String?
         @Option(name: .long, help: ArgumentHelp("A one-line description.", valueName: "text"))
@@ -52,39 +52,15 @@ struct ConceptCommand: AsyncParsableCommand {
         @OptionGroup var preprocess: PreprocessOptions
         @OptionGroup var output: OutputOptions
 
-        func validate() throws {
-            guard excludeSimilar >= 0 else { throw ValidationError("--exclude-similar \(excludeSimilar): give 0 or more") }
-            guard !examples.isEmpty else { throw ValidationError("give example images with --examples DIR") }
-            guard let k = Target.Kind(rawValue: kind), k != .classLogit else {
-                throw ValidationError("--kind \(kind): use mean, cosine, contrast, centred, probe or whitened")
-            }
-            if ConceptDefinition.kindsNeedingBackground.contains(k), negatives.isEmpty, background == nil {
-                throw ValidationError("--kind \(kind) needs a background: add --background COLLECTION or --negatives DIR (or use --kind mean)")
-            }
-            guard randomConcepts >= 0 else { throw ValidationError("--random-concepts \(randomConcepts): give 0 or more") }
-        }
-
         func run() async throws {
             try await runReportingErrors {
-                let store = try homeOptions.store()
-                let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
-                let definition = ConceptDefinition(name: name, description: description, kind: Target.Kind(rawValue: kind)!,
+                let definition = ConceptDefinition(name: name, description: description, kind: kind,
                                                    examples: examples, negatives: negatives, background: background,
                                                    randomConcepts: randomConcepts, excludeSimilar: excludeSimilar)
                 let progress = ProgressLine()
-                let summary: ConceptSummary
-                if preprocess.layer == "auto" {
-                    let layers = embedder.model.transformer.config.layers
-                    let embedders = try LayerChoice.candidates(layers: layers).map { block in
-                        try ModelEmbedder(model: embedder.model, preprocessing: embedder.preprocessing,
-                                          decodeOptions: embedder.decodeOptions, block: block)
-                    }
-                    summary = try defineConceptChoosingLayer(definition, embedders: embedders, store: store, replace: replace,
-                                                             progress: progress.update)
-                } else {
-                    summary = try defineConcept(definition, embedder: embedder, store: store, replace: replace,
-                                                progress: progress.update)
-                }
+                let summary = try homeOptions.session().define(definition, input: try preprocess.settings(modelOptions),
+                                                               chooseLayer: preprocess.layer == "auto", replace: replace,
+                                                               progress: progress.update)
                 progress.finish()
                 if output.json { try printJSON(summary) } else { printSummary(summary) }
                 for failure in summary.errors ?? [] { printError(failure.error) }
@@ -101,7 +77,7 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let concepts = try listConcepts(modelName: modelOptions.model, store: try homeOptions.readStore())
+                let concepts = try homeOptions.session().concepts(model: modelOptions.model)
                 if output.json { return try printJSON(concepts) }
                 if concepts.isEmpty { print("no concepts yet (define one with `cdam concept define NAME --examples DIR`)"); return }
                 for c in concepts {
@@ -121,7 +97,7 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let details = try showConcept(name, modelName: modelOptions.model, store: try homeOptions.readStore())
+                let details = try homeOptions.session().concept(name, model: modelOptions.model)
                 if output.json { return try printJSON(details) }
                 printSummary(details.summary)
                 print(String(format: "  |direction| %.4g, bias %.4g, preprocessing ", details.directionNorm, details.bias) + details.summary.preprocessing)
@@ -141,7 +117,7 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let removed = try removeConcept(name, modelName: modelOptions.model, store: try homeOptions.store())
+                let removed = try homeOptions.session().removeConcept(name, model: modelOptions.model)
                 if output.json { return try printJSON(removed) }
                 print("removed concept '\(removed.name)' (\(removed.model))")
             }
@@ -159,11 +135,10 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let export = try exportConcept(name, modelName: modelOptions.model, store: try homeOptions.readStore())
-                guard let out else { return try printJSON(export) }
-                let url = URL(fileURLWithPath: out)
-                try writeConceptExport(export, to: url)
-                printError("wrote \(url.path)")
+                let file = out.map { URL(fileURLWithPath: $0) }
+                let export = try homeOptions.session().exportConcept(name, model: modelOptions.model, to: file)
+                guard let file else { return try printJSON(export) }
+                printError("wrote \(file.path)")
             }
         }
     }
@@ -182,11 +157,8 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try homeOptions.store()
-                let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
-                let model = ModelInfo(name: embedder.modelName, weightsSHA256: embedder.modelSHA256, width: embedder.width,
-                                      patchSize: embedder.patchSize, preprocessing: embedder.preprocessingDescription)
-                let summary = try importConcept(from: URL(fileURLWithPath: file), model: model, rename: name, replace: replace, store: store)
+                let summary = try homeOptions.session().importConcept(URL(fileURLWithPath: file), input: try preprocess.settings(modelOptions),
+                                                                      rename: name, replace: replace)
                 if output.json { return try printJSON(summary) }
                 printSummary(summary)
             }
@@ -207,11 +179,9 @@ struct ConceptCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try homeOptions.store()
-                let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let progress = ProgressLine()
-                let report = try syncConcepts(directory: URL(fileURLWithPath: directory), embedder: embedder, store: store,
-                                              progress: progress.update)
+                let report = try homeOptions.session().sync(URL(fileURLWithPath: directory), input: try preprocess.settings(modelOptions),
+                                                            progress: progress.update)
                 progress.finish()
                 if output.json {
                     try printJSON(report)
@@ -256,22 +226,11 @@ extension ConceptCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try homeOptions.store()
-                let auto = preprocess.layer == "auto"
-                let embedder = positives.isEmpty && !auto ? nil : try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let progress = ProgressLine()
-                var result = try evaluateConcept(name, modelName: modelOptions.model, collection: background,
-                                                 randomConcepts: randomConcepts, positives: positives,
-                                                 embedder: embedder, store: store, progress: progress.update)
-                if auto, let embedder {
-                    let layers = embedder.model.transformer.config.layers
-                    let embedders = try LayerChoice.candidates(layers: layers).map { block in
-                        try ModelEmbedder(model: embedder.model, preprocessing: embedder.preprocessing,
-                                          decodeOptions: embedder.decodeOptions, block: block)
-                    }
-                    result.layerChoice = try measureStoredConceptLayers(name, modelName: modelOptions.model, embedders: embedders,
-                                                                        store: store, progress: progress.update)
-                }
+                let result = try homeOptions.session().evaluate(name, model: modelOptions.model, background: background,
+                                                                randomConcepts: randomConcepts, positives: positives,
+                                                                input: try preprocess.settings(modelOptions),
+                                                                chooseLayer: preprocess.layer == "auto", progress: progress.update)
                 progress.finish()
                 for failure in result.errors ?? [] { printError(failure.error) }
                 if output.json { try printJSON(result) } else { printEvaluation(result) }

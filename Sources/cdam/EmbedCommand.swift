@@ -25,10 +25,8 @@ struct EmbedCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
-            let files = try imageArguments(images)
             let progress = ProgressLine("embedding")
-            let report = embedFiles(files, embedder: embedder, progress: progress.update)
+            let report = try homeOptions.session().embed(images, input: try preprocess.settings(modelOptions), progress: progress.update)
             for e in report.errors { printError("\(e.error)") }
             if output.json {
                 try printJSON(report)
@@ -38,7 +36,7 @@ struct EmbedCommand: AsyncParsableCommand {
                     print("\(r.image)  \(r.size[1])x\(r.size[0])  sha256 \(r.sha256.prefix(12))  [\(head), ...] (\(r.embedding.count) numbers)")
                 }
             }
-            try exitForPartialFailure(failed: report.errors.count, total: files.count)
+            try exitForPartialFailure(failed: report.errors.count, total: report.results.count + report.errors.count)
         }
     }
 }

@@ -58,7 +58,6 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try Store.open(at: homeOptions.databaseURL)
                 let pairs: [(label: String, sources: [String])]
                 if let labels {
                     pairs = try HeadTrainingRequest.classes(fromLabelsFolder: URL(fileURLWithPath: labels))
@@ -68,10 +67,10 @@ struct HeadCommand: AsyncParsableCommand {
                         return (parts[0], [parts[1]])
                     }
                 }
-                let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
                 let progress = ProgressLine()
-                let summary = try trainHead(HeadTrainingRequest(name: name, classes: pairs, C: c, folds: folds), embedder: embedder,
-                                            store: store, replace: replace, progress: progress.update)
+                let summary = try homeOptions.session().trainHead(HeadTrainingRequest(name: name, classes: pairs, C: c, folds: folds),
+                                                                  input: try preprocess.settings(modelOptions), replace: replace,
+                                                                  progress: progress.update)
                 progress.finish()
                 if output.json { try printJSON(summary) } else { printHead(summary) }
                 for failure in summary.errors ?? [] { printError(failure.error) }
@@ -105,12 +104,9 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try Store.open(at: homeOptions.databaseURL)
-                let embedder = try labels.map { _ in try commandEmbedder(homeOptions, modelOptions, preprocess) }
                 let progress = ProgressLine()
-                let evaluation = try evaluateHead(name, modelName: modelOptions.model ?? embedder?.modelName, folds: folds,
-                                                  labelsFolder: labels.map { URL(fileURLWithPath: $0) }, embedder: embedder,
-                                                  store: store, progress: progress.update)
+                let evaluation = try homeOptions.session().evaluateHead(name, folds: folds, labels: labels.map { URL(fileURLWithPath: $0) },
+                                                                        input: try preprocess.settings(modelOptions), progress: progress.update)
                 progress.finish()
                 if output.json { return try printJSON(evaluation) }
                 printEvaluation(evaluation, head: name)
@@ -126,7 +122,7 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let heads = try listHeads(modelName: modelOptions.model, store: try homeOptions.readStore())
+                let heads = try homeOptions.session().heads(model: modelOptions.model)
                 if output.json { return try printJSON(heads) }
                 if heads.isEmpty { print("no heads yet (train one with `cdam head train NAME --labels DIR`)"); return }
                 for h in heads {
@@ -146,7 +142,7 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let details = try showHead(name, modelName: modelOptions.model, store: try homeOptions.readStore())
+                let details = try homeOptions.session().head(name, model: modelOptions.model)
                 if output.json { return try printJSON(details) }
                 printHead(details.summary)
                 for (k, label) in details.summary.labels.enumerated() {
@@ -167,7 +163,7 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let removed = try removeHead(name, modelName: modelOptions.model, store: try Store.open(at: homeOptions.databaseURL))
+                let removed = try homeOptions.session().removeHead(name, model: modelOptions.model)
                 if output.json { return try printJSON(removed) }
                 print("removed head '\(removed.name)' (\(removed.model))")
             }
@@ -192,7 +188,7 @@ struct HeadCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let url = URL(fileURLWithPath: out)
-                try exportHead(name, modelName: modelOptions.model, to: url, store: try homeOptions.readStore())
+                try homeOptions.session().exportHead(name, model: modelOptions.model, to: url)
                 printError("wrote \(url.path)")
             }
         }
@@ -222,13 +218,10 @@ struct HeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let store = try Store.open(at: homeOptions.databaseURL)
-                let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
-                let model = ModelInfo(name: embedder.modelName, weightsSHA256: embedder.modelSHA256, width: embedder.width,
-                                      patchSize: embedder.patchSize, preprocessing: embedder.preprocessingDescription)
                 let options = HeadImportOptions(name: name, weightTensor: weightTensor, biasTensor: biasTensor,
                                                 labelsFile: labelsFile.map { URL(fileURLWithPath: $0) }, replace: replace)
-                let summary = try importHead(from: URL(fileURLWithPath: file), model: model, options: options, store: store)
+                let summary = try homeOptions.session().importHead(URL(fileURLWithPath: file), input: try preprocess.settings(modelOptions),
+                                                                   options: options)
                 if output.json { return try printJSON(summary) }
                 printHead(summary)
                 for warning in summary.warnings ?? [] { printError("warning: \(warning)") }

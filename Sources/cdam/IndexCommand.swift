@@ -36,11 +36,10 @@ struct IndexCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let store = try homeOptions.store()
-            let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
             let progress = ProgressLine()
-            let report = try indexImages(directory: URL(fileURLWithPath: directory), collection: collection,
-                                         embedder: embedder, store: store, batchSize: batchSize, progress: progress.update)
+            let report = try homeOptions.session().index(URL(fileURLWithPath: directory), collection: collection,
+                                                         input: try preprocess.settings(modelOptions), batchSize: batchSize,
+                                                         progress: progress.update)
             progress.finish()
             if output.json {
                 try printJSON(report)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import ViT
 import Workbench
 
 struct ModelCommand: AsyncParsableCommand {
@@ -26,26 +25,13 @@ struct ModelCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let home = homeOptions.resolvedHome
-                try home.create()
-                let result: FetchResult
-                do {
-                    result = try ModelFetch.fetch(into: home.models, from: source.map { URL(fileURLWithPath: $0) }) { message in
-                        if !output.json { printError(message) }
-                    }
-                } catch let error as CustomStringConvertible & Error {
-                    throw WorkbenchError.failed(error.description)
+                let fetched = try ModelRegistry(home: homeOptions.resolvedHome).fetchDefault(from: source.map { URL(fileURLWithPath: $0) }) { message in
+                    if !output.json { printError(message) }
                 }
-                if output.json {
-                    struct Doc: Encodable { var model: String; var directory: String; var weightsSHA256: String; var alreadyInstalled: Bool }
-                    try printJSON(Doc(model: ModelFetch.modelName, directory: result.directory.path,
-                                      weightsSHA256: result.weightsSHA256, alreadyInstalled: result.alreadyInstalled))
-                } else {
-                    print(result.alreadyInstalled
-                          ? "\(ModelFetch.modelName) is already installed at \(result.directory.path)"
-                          : "installed \(ModelFetch.modelName) at \(result.directory.path)")
-                    print("weights sha256 \(result.weightsSHA256)")
-                }
+                if output.json { return try printJSON(fetched) }
+                print(fetched.alreadyInstalled ? "\(fetched.model) is already installed at \(fetched.directory)"
+                                               : "installed \(fetched.model) at \(fetched.directory)")
+                print("weights sha256 \(fetched.weightsSHA256)")
             }
         }
     }
@@ -92,15 +78,19 @@ struct ModelCommand: AsyncParsableCommand {
     }
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Hash a model's weights again and compare with the recorded sha256.", discussion: "Other commands re-hash the weights only when their size or modification time changed; verify hashes them whatever.\n\nExamples:\n  cdam model verify\n  cdam model verify dinov2-small-imgfocus")
+        static let configuration = CommandConfiguration(abstract: "Hash a model's weights again and compare with the recorded sha256.", discussion: "Other commands re-hash the weights only when their size or modification time changed; verify hashes them whatever.\n\nExamples:\n  cdam model verify\n  cdam model verify dinov2-small-imgfocus --json")
         @Argument(help: "Model name (default: the default model).") var name: String?
         @OptionGroup var homeOptions: HomeOptions
+        @OptionGroup var output: OutputOptions
+
+        struct Verified: Encodable { var model: String; var weightsSHA256: String; var matches: Bool }
 
         func run() async throws {
             try await runReportingErrors {
                 let registry = ModelRegistry(home: homeOptions.resolvedHome)
                 let model = name ?? registry.defaultName
                 let sha = try registry.verify(model)
+                if output.json { try printJSON(Verified(model: model, weightsSHA256: sha, matches: true)); return }
                 print("\(model): weights match the recorded sha256 \(sha)")
             }
         }

@@ -12,15 +12,11 @@ struct HomeOptions: ParsableArguments {
     var db: String?
 
     var resolvedHome: Home { Home.resolve(explicit: home) }
-    var databaseURL: URL { db.map { URL(fileURLWithPath: $0) } ?? resolvedHome.database }
 
-    /// Opens the database for a command that writes. A `--db` in a missing folder is an error (the home's
-    /// folder is created).
-    func store() throws -> Store { try Store.open(at: databaseURL, createFolder: db == nil) }
-
-    /// Opens the database read-only for a command that only reads (it reads while another process writes,
-    /// and reads a file it may not write).
-    func readStore() throws -> Store { try Store.openForReading(at: databaseURL, createFolder: db == nil) }
+    /// The workbench session of one command: this home and database; notes and warnings go to stderr.
+    func session() -> WorkbenchSession {
+        WorkbenchSession(home: resolvedHome, database: db.map { URL(fileURLWithPath: $0) }, warn: printError)
+    }
 }
 
 /// `--model`: which installed model embeds.
@@ -50,6 +46,13 @@ struct PreprocessOptions: ParsableArguments {
             throw ValidationError("--layer \(layer): expected a block number from 1 (the first) to the model's depth (12 for ViT-S/14), or auto with concept define and concept evaluate")
         }
         return l
+    }
+
+    /// The model and preprocessing these options ask for.
+    func settings(_ model: ModelOptions) throws -> InputSettings {
+        let (height, width) = try parsedSize()
+        return InputSettings(model: model.model, height: height, width: width, crop: crop, allowTruncated: allowTruncated,
+                             block: try parsedLayer())
     }
 
     /// The size as (height, width).
@@ -103,17 +106,3 @@ func printJSON<T: Encodable>(_ value: T) throws {
 
 /// Whether stderr is a terminal: progress is shown only then (INTERFACE.md).
 var stderrIsTerminal: Bool { isatty(2) != 0 }
-
-/// The embedder every embedding command opens from its options: the model by name (or the default), at --size.
-func commandEmbedder(_ home: HomeOptions, _ model: ModelOptions, _ preprocess: PreprocessOptions) throws -> ModelEmbedder {
-    let (height, width) = try preprocess.parsedSize()
-    return try openEmbedder(home: home.resolvedHome, model: model.model, height: height, width: width,
-                            crop: preprocess.crop, allowTruncated: preprocess.allowTruncated, block: preprocess.parsedLayer())
-}
-
-/// The image files named by the arguments (folders searched), refusing an empty result.
-func imageArguments(_ paths: [String]) throws -> [URL] {
-    let files = try ImageInput.expand(paths)
-    guard !files.isEmpty else { throw WorkbenchError.failed("no image files in \(paths.joined(separator: ", "))") }
-    return files
-}

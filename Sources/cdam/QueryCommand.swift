@@ -7,29 +7,29 @@ import Store
 import Workbench
 
 extension Target.Kind: ExpressibleByArgument {}
+extension HeatmapStyle.Scaling: ExpressibleByArgument {}
+extension HeatmapStyle.Upsampling: ExpressibleByArgument {}
 
 /// How heatmaps look: shared by `query` and `report`.
 struct RenderArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Colour scaling: symmetric (by max |s|) or asymmetric (positives by max, negatives by min, as the paper).", valueName: "symmetric|asymmetric"))
-    var scaling: String = "symmetric"
+    var scaling: HeatmapStyle.Scaling = .symmetric
     @Option(help: ArgumentHelp("Clip the map at this quantile and 1 - it before scaling (the paper uses 0.001).", valueName: "q"))
     var clip: Float?
     @Option(help: ArgumentHelp("Upsampling of the patch grid: nearest (the paper's) or bilinear.", valueName: "nearest|bilinear"))
-    var upsample: String = "nearest"
+    var upsample: HeatmapStyle.Upsampling = .nearest
     @Option(help: "Opacity of the strongest patches over the photo, 0...1; weaker ones fade with the square root of |value|, neutral ones stay transparent.")
     var opacity: Float = 0.8
     @Option(name: .customLong("overlay-size"), help: ArgumentHelp("Long side of each picture in pixels, 64...4096 (the photo's aspect ratio is kept).", valueName: "px"))
     var overlaySize = 512
 
     func options() throws -> RenderOptions {
-        guard ["symmetric", "asymmetric"].contains(scaling) else { throw ValidationError("--scaling: symmetric or asymmetric") }
-        guard ["nearest", "bilinear"].contains(upsample) else { throw ValidationError("--upsample: nearest or bilinear") }
         guard (0...1).contains(opacity) else { throw ValidationError("--opacity: a number from 0 to 1") }
         guard RenderOptions.sizeRange.contains(overlaySize) else {
             throw ValidationError("--overlay-size: \(overlaySize) pixels is out of range; give \(RenderOptions.sizeRange.lowerBound) to \(RenderOptions.sizeRange.upperBound)")
         }
-        return RenderOptions(style: HeatmapStyle(scaling: scaling == "symmetric" ? .symmetric : .asymmetric, clipQuantile: clip,
-                                                 upsampling: upsample == "nearest" ? .nearest : .bilinear), opacity: opacity, size: overlaySize)
+        return RenderOptions(style: HeatmapStyle(scaling: scaling, clipQuantile: clip, upsampling: upsample),
+                             opacity: opacity, size: overlaySize)
     }
 }
 
@@ -120,77 +120,36 @@ struct QueryCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            guard fdr > 0, fdr < 1 else { throw WorkbenchError.usage("--fdr \(fdr): give a false-discovery rate between 0 and 1 (0.05 is usual)") }
-            let mapKinds = try MapKind.parseList(maps)
-            let boxFile = try boxes.map { try BoxFile.load($0) }
-            let renderOptions = try render.options()
-            let embedder = try commandEmbedder(homeOptions, modelOptions, preprocess)
-            let (files, missing) = try ImageInput.expandKeepingGoing(images)
-            // Concepts are built at the default size (224), as stored concepts are; they may be queried at any size.
-            let p = embedder.preprocessing
-            let conceptEmbedder = (p.height == 224 && p.width == 224) ? embedder
-                : embedder.with(Preprocessing(size: 224, crop: preprocess.crop))
-            guard classNames.isEmpty || head != nil else {
-                throw WorkbenchError.usage("--class needs --head NAME: the head whose classes to explain (see `cdam head list`)")
-            }
-            guard !examples.isEmpty || !conceptNames.isEmpty || !contrast.isEmpty || head != nil else {
-                throw WorkbenchError.usage("say what to look for: --concept NAME (stored), --contrast A,B, --examples DIR, or --head NAME --class LABEL")
-            }
-            var targets: [Target] = []
-            var references: [ScoreReference?] = []
-            var randomTargets: [[Target]] = []
-            var failedConcepts = 0
-            // The database serves stored concepts, collections, and embeddings reused by content hash.
-            let store = try homeOptions.store()
-            if !conceptNames.isEmpty || !contrast.isEmpty {
-                let stored = try storedTargets(names: conceptNames, contrasts: contrast, modelName: embedder.modelName,
-                                               collection: collection, randomConcepts: significance ? randomConcepts : 0, store: store)
-                for problem in stored.errors { printError("error: \(problem)") }
-                failedConcepts = stored.errors.count
-                targets += stored.targets
-                references += stored.references
-                randomTargets += stored.randomTargets
-            }
-            if !examples.isEmpty {
-                let built = try ExampleConcepts.build(folders: examples, kind: kind, background: background, embedder: conceptEmbedder,
-                                                      store: store, randomConcepts: significance ? randomConcepts : 0,
-                                                      warn: { printError($0) })
-                if let described = built.background, !output.json { printError("background: \(described)") }
-                targets += built.targets
-                references += built.references
-                randomTargets += built.randomTargets
-            }
-            let heads = try head.map { [try classTargets(head: $0, classes: classNames, modelName: embedder.modelName, store: store)] } ?? []
-            guard !targets.isEmpty || !heads.isEmpty else { throw ExitCode(1) }
-            var request = QueryRequest(targets: targets, maps: mapKinds, faithfulness: faithfulness,
-                                       outDirectory: out.map { URL(fileURLWithPath: $0) }, render: renderOptions,
-                                       references: references, randomTargets: randomTargets, significanceQ: fdr)
-            request.heads = heads
-            request.averaged = averaged.settings
-            request.boxes = boxFile
-            if let note = MapSettings.costNote(maps: mapKinds, settings: request.averaged, images: files.count) { printError(note) }
-            if significance, randomTargets.allSatisfy(\.isEmpty) {
-                printError("warning: --significance needs concepts with a background (stored concepts, or --examples with --background): no patch is tested")
-            }
-            if mapKinds.contains(.tam) || faithfulness {
-                let grid = (p.height / embedder.patchSize) * (p.width / embedder.patchSize)
-                printError("note: token ablation runs \(grid) forward passes per image (\(grid * files.count) in all); expect about \(max(1, grid * files.count / 20)) s")
-            }
+            var options = QueryOptions(images: images)
+            options.concepts = conceptNames
+            options.contrasts = contrast
+            options.examples = examples
+            options.kind = kind
+            options.background = background
+            options.head = head
+            options.classes = classNames
+            options.collection = collection
+            options.maps = try MapKind.parseList(maps)
+            options.faithfulness = faithfulness
+            options.significance = significance
+            options.randomConcepts = randomConcepts
+            options.fdr = fdr
+            options.out = out.map { URL(fileURLWithPath: $0) }
+            options.render = try render.options()
+            options.averaged = averaged.settings
+            options.boxes = boxes
+            options.input = try preprocess.settings(modelOptions)
+            let session = homeOptions.session()
+            if output.json { session.warn = { if !$0.hasPrefix("background: ") { printError($0) } } }
             let progress = ProgressLine("explaining")
-            var report = runQuery(files, request: request, embedder: embedder, progress: progress.update)
-            report.errors = missing + report.errors
-            for e in report.errors { printError(e.error) }
-            if let boxFile, !report.results.isEmpty, !report.results.contains(where: { $0.targets.contains { $0.localisation != nil } }) {
-                let named = report.results.filter { r in boxFile.names(URL(fileURLWithPath: r.image)) }.count
-                printError("warning: --boxes: no box matched an image and a target (\(named) of \(report.results.count) images named in \(boxFile.path); its labels: \(boxFile.labels.joined(separator: ", ")); a label must be a target's name)")
-            }
+            let outcome = try session.query(options, progress: progress.update)
+            for e in outcome.report.errors { printError(e.error) }
             if output.json {
-                try printJSON(report)
+                try printJSON(outcome.report)
             } else {
-                printQuery(report)
+                printQuery(outcome.report)
             }
-            try exitForPartialFailure(failed: report.errors.count, total: files.count + missing.count)
-            if failedConcepts > 0 { throw ExitCode(3) }
+            if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
         }
     }
 }

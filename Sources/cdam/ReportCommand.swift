@@ -69,42 +69,31 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let renderOptions = try render.options()
-            let comparisonMaps = try MapKind.parseList(maps)
-            let store = try homeOptions.readStore()
-            let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: 224, width: 224,
-                                            crop: false, allowTruncated: false)
-            var request = ReportRequest(concepts: concepts, collection: collection, top: top, comparisonImages: compare,
-                                        outDirectory: URL(fileURLWithPath: out), render: renderOptions,
-                                        includeExamples: includeExamples)
-            if let head {
-                request.heads = [try classTargets(head: head, classes: classNames.isEmpty ? ["all"] : classNames,
-                                                  modelName: embedder.modelName, store: store)]
-            }
-            request.comparisonMaps = comparisonMaps
-            request.averaged = averaged.settings
+            var options = ReportOptions(concepts: concepts, out: URL(fileURLWithPath: out))
+            options.head = head
+            options.classes = classNames
+            options.collection = collection
+            options.top = top
+            options.compare = compare
+            options.includeExamples = includeExamples
+            options.maps = try MapKind.parseList(maps)
+            options.averaged = averaged.settings
+            options.render = try render.options()
+            options.model = modelOptions.model
             if significance {
-                request.significanceRandomConcepts = randomConcepts
-                request.significanceQ = fdr
-            }
-            if compare > 0 {
-                // Token ablation dominates a report: say what it costs before it runs.
-                let passes = compare * (224 / embedder.patchSize) * (224 / embedder.patchSize)
-                if let note = MapSettings.costNote(maps: comparisonMaps, settings: request.averaged, images: compare) { printError(note) }
-                printError("note: the comparison maps of \(compare) image\(compare == 1 ? "" : "s") run \(passes) token-ablation passes, about \(ProgressLine.duration(Double(passes) / 20)) (--compare 0 skips them)")
+                options.significanceRandomConcepts = randomConcepts
+                options.significanceQ = fdr
             }
             let start = Date()
-            let document = try buildReport(request, embedder: embedder, store: store) { message in
+            let document = try homeOptions.session().report(options) { message in
                 // Each step on its own line, with the time so far: few lines, also in logs.
                 if !output.json || stderrIsTerminal { printError(String(format: "[%5.1f s] ", Date().timeIntervalSince(start)) + message) }
             }
-            for note in document.notes { printError("warning: \(note)") }
             if output.json {
                 try printJSON(document)
             } else {
-                let page = URL(fileURLWithPath: out).appendingPathComponent("index.html").path
-                print("report: \(page)")
-                print("data:   \(URL(fileURLWithPath: out).appendingPathComponent("report.json").path), scores.csv")
+                print("report: \(options.out.appendingPathComponent("index.html").path)")
+                print("data:   \(options.out.appendingPathComponent("report.json").path), scores.csv")
             }
         }
     }

@@ -38,9 +38,8 @@ struct SearchCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let store = try homeOptions.readStore()
-            let found = try searchConcept(concept, modelName: modelOptions.model, collection: collection, top: top,
-                                          includeExamples: includeExamples, store: store)
+            let found = try homeOptions.session().search(concept, model: modelOptions.model, collection: collection, top: top,
+                                                         includeExamples: includeExamples)
             for warning in found.warnings ?? [] { printError("warning: \(warning)") }
             if output.json { return try printJSON(found) }
             if found.results.isEmpty { print("no stored images to search\(found.excludedExamples > 0 ? " but the concept's examples" : "")"); return }

@@ -83,3 +83,24 @@ struct CLI {
         return dir
     }
 }
+
+extension CLI {
+    /// A fresh home whose `models` links to the installed models: a database of its own.
+    static func freshHome() throws -> URL {
+        let dir = try temporaryDirectory()
+        try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("models").path,
+                                                   withDestinationPath: modelHome + "/models")
+        return dir
+    }
+
+    /// Runs a shell command line (bash), for set-up the Swift API cannot express (non-UTF-8 names, FIFOs, sqlite).
+    @discardableResult
+    static func shell(_ command: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", command]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}

@@ -4,17 +4,17 @@ import Testing
 @testable import Store
 
 @Suite struct MigrationTests {
-    /// The binary carries its schema as Swift strings: they must be the SQL files byte for byte.
+    /// Every SQL file is compiled in, in order (a new file needs its `.embedInCode` line and its entry).
     @Test func embeddedSQLMatchesTheFiles() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../migrations").standardized
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
             .filter { $0.hasSuffix(".sql") }.sorted()
         #expect(files.map { String($0.dropLast(4)) } == Store.migrationIdentifiers,
-                "run migrations/embed.sh after adding a migration")
+                "add the new migration to Package.swift (.embedInCode) and Sources/Store/Migrations.swift")
         for (file, migration) in zip(files, embeddedMigrations) {
             let sql = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
-            #expect(sql == migration.sql, "\(file) differs from Sources/Store/Migrations.swift: run migrations/embed.sh")
+            #expect(sql == migration.sql, "\(file) is not the SQL compiled in")
         }
     }
 

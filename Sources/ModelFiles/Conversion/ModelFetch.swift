@@ -273,6 +273,11 @@ public enum ModelFetch {
         }
     }
 
+    /// Lowercase hex SHA-256 of bytes: the one digest cdam names images and weights by.
+    public static func sha256Hex(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// Lowercase hex SHA-256 of a file, streamed over a memory map.
     /// - Throws: `ModelFetchError.io` if the file cannot be mapped.
     public static func sha256Hex(of url: URL) throws -> String {
@@ -292,6 +297,6 @@ public enum ModelFetch {
                 offset = end
             }
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()   // as sha256Hex(_:)
     }
 }

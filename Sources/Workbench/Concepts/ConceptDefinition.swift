@@ -53,7 +53,6 @@ public struct ConceptDefinition: Codable, Sendable, Equatable {
     }
 
     /// Kinds whose target is defined against a background set.
-    public static let kindsNeedingBackground: Set<Target.Kind> = [.contrast, .centred, .probe, .whitened]
 }
 
 /// A stored concept as the CLI shows it.
@@ -117,24 +116,7 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
                           onlyIfChanged: Bool = false, replace: Bool = false, batchSize: Int = 8, dryRun: Bool = false,
                           progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptSummary {
     let name = definition.name
-    try Limits.checkConceptName(name)
-    try Limits.checkDescription(definition.description, concept: name)
-    try Limits.checkRandomConcepts(definition.randomConcepts)
-    guard definition.excludeSimilar <= Limits.maxExcludeSimilar else {
-        throw WorkbenchError.usage("concept '\(name)': --exclude-similar \(definition.excludeSimilar): at most \(Limits.maxExcludeSimilar)")
-    }
-    if definition.kind == .classLogit {
-        throw WorkbenchError.usage("concept '\(name)': kind 'class' is a trained head, not an example concept; use mean, cosine, contrast, centred, probe or whitened")
-    }
-    if ConceptDefinition.kindsNeedingBackground.contains(definition.kind), definition.negatives.isEmpty, definition.background == nil {
-        throw WorkbenchError.usage("concept '\(name)': kind '\(definition.kind.rawValue)' needs a background: add --background COLLECTION or --negatives DIR (or use --kind mean)")
-    }
-    guard !definition.examples.isEmpty else {
-        throw WorkbenchError.usage("concept '\(name)': give example images with --examples DIR")
-    }
-    guard definition.excludeSimilar >= 0 else {
-        throw WorkbenchError.usage("concept '\(name)': --exclude-similar \(definition.excludeSimilar): give 0 or more images")
-    }
+    try definition.checkOptions()
     if !replace && !onlyIfChanged, let model = try store.model(named: embedder.modelName),
        let existing = try store.concepts(modelID: model.id).first(where: { $0.name == name }) {
         throw WorkbenchError.usage("concept '\(name)' already exists for model \(model.name) (\(existing.kind), updated \(existing.updatedAt)); add --replace to redefine it, or choose another name")
@@ -391,4 +373,32 @@ public func defineConceptChoosingLayer(_ definition: ConceptDefinition, embedder
                                     progress: progress)
     summary.layerChoice = choice
     return summary
+}
+
+extension ConceptDefinition {
+    /// The checks every entry point makes before any work: name and description limits, R, the kind, a background
+    /// for the kinds that need one, examples given.
+    /// - Throws: `WorkbenchError.usage` naming the option to change.
+    public func checkOptions() throws {
+        let definition = self
+        let name = definition.name
+        try Limits.checkConceptName(name)
+        try Limits.checkDescription(definition.description, concept: name)
+        try Limits.checkRandomConcepts(definition.randomConcepts)
+        guard definition.excludeSimilar <= Limits.maxExcludeSimilar else {
+            throw WorkbenchError.usage("concept '\(name)': --exclude-similar \(definition.excludeSimilar): at most \(Limits.maxExcludeSimilar)")
+        }
+        if definition.kind == .classLogit {
+            throw WorkbenchError.usage("concept '\(name)': kind 'class' is a trained head, not an example concept; use mean, cosine, contrast, centred, probe or whitened")
+        }
+        if definition.kind.needsBackground, definition.negatives.isEmpty, definition.background == nil {
+            throw WorkbenchError.usage("concept '\(name)': kind '\(definition.kind.rawValue)' needs a background: add --background COLLECTION or --negatives DIR (or use --kind mean)")
+        }
+        guard !definition.examples.isEmpty else {
+            throw WorkbenchError.usage("concept '\(name)': give example images with --examples DIR")
+        }
+        guard definition.excludeSimilar >= 0 else {
+            throw WorkbenchError.usage("concept '\(name)': --exclude-similar \(definition.excludeSimilar): give 0 or more images")
+        }
+    }
 }

@@ -180,39 +180,8 @@ public func writeConceptExport(_ export: ConceptExport, to url: URL) throws {
 public func importConcept(from url: URL, model: ModelInfo, rename: String? = nil, replace: Bool = false,
                           store: Store) throws -> ConceptSummary {
     let data = try readInputFile(url, what: "concept file", limit: 64 << 20)
-    let export: ConceptExport
-    do { export = try JSONDecoder().decode(ConceptExport.self, from: data) } catch {
-        throw WorkbenchError.failed("\(url.path): not a concept file written by `cdam concept export` (\(decodingMessage(error)))")
-    }
-    guard export.format == ConceptExport.formatName, export.version <= ConceptExport.currentVersion else {
-        throw WorkbenchError.failed("\(url.path): format '\(export.format)' version \(export.version) is not one this cdam reads (\(ConceptExport.formatName) 1); update cdam")
-    }
-    guard export.model.weightsSHA256 == model.weightsSHA256 else {
-        throw WorkbenchError.failed("\(url.path): concept '\(export.name)' was made with model \(export.model.name) (sha256 \(export.model.weightsSHA256.prefix(12))…), not \(model.name) (sha256 \(model.weightsSHA256.prefix(12))…); import it with --model \(export.model.name) if installed, or re-define it with `cdam concept define`")
-    }
-    guard export.version >= 1 else {
-        throw WorkbenchError.failed("\(url.path): format version \(export.version) is not one this cdam reads (\(ConceptExport.formatName) 1)")
-    }
-    guard let kind = Target.Kind(rawValue: export.kind), kind != .classLogit else {
-        throw WorkbenchError.failed("\(url.path): concept has kind '\(export.kind)'; expected mean, cosine, contrast, centred, probe or whitened")
-    }
+    let export = try ConceptExport.validated(data, path: url.path, model: model, rename: rename)
     let name = rename ?? export.name
-    // The same checks as `concept define` (one validation for every entry point), then the vector's.
-    do {
-        try Limits.checkConceptName(name)
-        try Limits.checkDescription(export.description, concept: name)
-    } catch let error as WorkbenchError {
-        throw WorkbenchError.failed("\(url.path): \(error.description)")
-    }
-    if let problem = Target(name: name, kind: kind, direction: export.direction, bias: export.bias).problem(width: model.width) {
-        throw WorkbenchError.failed("\(url.path): concept \(printable(name)) cannot be imported: \(problem)")
-    }
-    guard Limits.isPreprocessingID(export.preprocessing, patch: model.patchSize) else {
-        throw WorkbenchError.failed("\(url.path): preprocessing \(printable(String(export.preprocessing.prefix(80)))) is not one cdam makes (e.g. pil-bicubic-224x224: sides multiples of the patch size \(model.patchSize), up to \(Limits.maxSide))")
-    }
-    guard export.examples.count <= 1_000_000, export.background.count <= 10_000 else {
-        throw WorkbenchError.failed("\(url.path): too many examples or too long a background name")
-    }
     if !replace, let existing = try store.model(named: model.name),
        try store.concepts(modelID: existing.id).contains(where: { $0.name == name }) {
         throw WorkbenchError.usage("\(url.path): concept '\(name)' already exists for model \(model.name); add --replace to overwrite it, or --name to import it under another name")
@@ -241,7 +210,53 @@ func decodingMessage(_ error: Error) -> String {
     case DecodingError.keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
     case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
         return "wrong value at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+    case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
+        return "a value out of range at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
     case DecodingError.dataCorrupted: return "not valid JSON"
     default: return "\(error)"
+    }
+}
+
+extension ConceptExport {
+    /// Decodes a concept file's bytes and applies every check `concept import` makes before touching the store:
+    /// format and version, the model's weights, kind, name and description limits, the vector (finite, width,
+    /// representable scores) and the preprocessing. The fuzz target `cdam-fuzz concept-import` drives this.
+    /// - Parameter path: the file's path, for messages.
+    /// - Throws: `WorkbenchError.failed` naming the file and what is wrong with it.
+    public static func validated(_ data: Data, path: String, model: ModelInfo, rename: String? = nil) throws -> ConceptExport {
+        let export: ConceptExport
+        do { export = try JSONDecoder().decode(ConceptExport.self, from: data) } catch {
+            throw WorkbenchError.failed("\(path): not a concept file written by `cdam concept export` (\(decodingMessage(error)))")
+        }
+        guard export.format == ConceptExport.formatName, export.version <= ConceptExport.currentVersion else {
+            throw WorkbenchError.failed("\(path): format '\(export.format)' version \(export.version) is not one this cdam reads (\(ConceptExport.formatName) 1); update cdam")
+        }
+        guard export.model.weightsSHA256 == model.weightsSHA256 else {
+            throw WorkbenchError.failed("\(path): concept '\(export.name)' was made with model \(export.model.name) (sha256 \(export.model.weightsSHA256.prefix(12))…), not \(model.name) (sha256 \(model.weightsSHA256.prefix(12))…); import it with --model \(export.model.name) if installed, or re-define it with `cdam concept define`")
+        }
+        guard export.version >= 1 else {
+            throw WorkbenchError.failed("\(path): format version \(export.version) is not one this cdam reads (\(ConceptExport.formatName) 1)")
+        }
+        guard let kind = Target.Kind(rawValue: export.kind), kind != .classLogit else {
+            throw WorkbenchError.failed("\(path): concept has kind '\(export.kind)'; expected mean, cosine, contrast, centred, probe or whitened")
+        }
+        let name = rename ?? export.name
+        // The same checks as `concept define` (one validation for every entry point), then the vector's.
+        do {
+            try Limits.checkConceptName(name)
+            try Limits.checkDescription(export.description, concept: name)
+        } catch let error as WorkbenchError {
+            throw WorkbenchError.failed("\(path): \(error.description)")
+        }
+        if let problem = Target(name: name, kind: kind, direction: export.direction, bias: export.bias).problem(width: model.width) {
+            throw WorkbenchError.failed("\(path): concept \(printable(name)) cannot be imported: \(problem)")
+        }
+        guard Limits.isPreprocessingID(export.preprocessing, patch: model.patchSize) else {
+            throw WorkbenchError.failed("\(path): preprocessing \(printable(String(export.preprocessing.prefix(80)))) is not one cdam makes (e.g. pil-bicubic-224x224: sides multiples of the patch size \(model.patchSize), up to \(Limits.maxSide))")
+        }
+        guard export.examples.count <= 1_000_000, export.background.count <= 10_000 else {
+            throw WorkbenchError.failed("\(path): too many examples or too long a background name")
+        }
+        return export
     }
 }

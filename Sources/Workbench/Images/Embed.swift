@@ -1,16 +1,5 @@
 import Foundation
 
-/// A failed input: which file and why (one line).
-public struct InputError: Codable, Sendable {
-    public var image: String
-    public var error: String
-
-    public init(image: String, error: Error) {
-        self.image = image
-        self.error = (error as? CustomStringConvertible)?.description ?? "\(error)"
-    }
-}
-
 /// The `embed` document of INTERFACE.md.
 public struct EmbedReport: Codable, Sendable {
     public struct Entry: Codable, Sendable {
@@ -22,7 +11,7 @@ public struct EmbedReport: Codable, Sendable {
     }
     public var model: String
     public var results: [Entry]
-    public var errors: [InputError]
+    public var errors: [FileFailure]
 }
 
 /// Embeds image files (CLS embeddings), keeping going past bad files.
@@ -35,7 +24,7 @@ public func embedFiles(_ files: [URL], embedder: ImageEmbedder, progress: ((Int,
             case .success(let e):
                 report.results.append(.init(image: file.path, sha256: e.sha256, size: [e.height, e.width], embedding: e.embedding))
             case .failure(let error):
-                report.errors.append(InputError(image: file.path, error: error))
+                report.errors.append(FileFailure(image: file.path, error: error))
             }
         }
         done += chunk.count

@@ -34,18 +34,18 @@ public enum ImageInput {
 
     /// Expands as `expand` does, but a path that does not exist is returned as a failed input instead of
     /// stopping the command: the other images are still processed (exit 3).
-    public static func expandKeepingGoing(_ paths: [String]) throws -> (files: [URL], missing: [InputError]) {
-        var files: [URL] = [], missing: [InputError] = []
+    public static func expandKeepingGoing(_ paths: [String]) throws -> (files: [URL], missing: [FileFailure]) {
+        var files: [URL] = [], missing: [FileFailure] = []
         for path in paths {
             guard FileManager.default.fileExists(atPath: path) else {
-                missing.append(InputError(image: path, error: WorkbenchError.failed("\(path): no such file or folder")))
+                missing.append(FileFailure(image: path, error: WorkbenchError.failed("\(path): no such file or folder")))
                 continue
             }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
                 let found = try ImageFiles.search(URL(fileURLWithPath: path))
                 files += found.files
-                missing += found.skipped.map { InputError(image: $0.image, error: WorkbenchError.failed($0.error)) }
+                missing += found.skipped.map { FileFailure(image: $0.image, error: WorkbenchError.failed($0.error)) }
             } else {
                 files += try expand([path])
             }

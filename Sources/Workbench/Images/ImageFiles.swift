@@ -1,5 +1,6 @@
-import Crypto
 import Foundation
+import Imaging
+import ViT
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,12 +14,11 @@ public enum ImageFiles {
 
     /// The format the first bytes announce ("jpeg", "png", "webp"), or nil.
     public static func sniff(_ head: Data) -> String? {
-        let b = [UInt8](head.prefix(12))
-        if b.count >= 3, b[0] == 0xFF, b[1] == 0xD8, b[2] == 0xFF { return "jpeg" }
-        if b.count >= 8, b[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] { return "png" }
-        if b.count >= 12, b[0..<4] == [0x52, 0x49, 0x46, 0x46], b[8..<12] == [0x57, 0x45, 0x42, 0x50] { return "webp" }
-        return nil
+        sniffFormat(head).flatMap { decodableFormats.contains($0) ? $0 : nil }
     }
+
+    /// The formats cdam decodes (Imaging's sniffer names more, to say what an unsupported file is).
+    public static let decodableFormats: Set<String> = ["jpeg", "png", "webp"]
 
     /// Whether `url` is an image file to process: an image extension, or image content under another name.
     public static func isCandidate(_ url: URL) -> Bool {
@@ -130,7 +130,7 @@ public enum ImageFiles {
 
     /// Lowercase hex sha256 of bytes.
     public static func sha256(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        ModelFetch.sha256Hex(data)
     }
 
     /// Reads a file and names it by content.

@@ -18,6 +18,11 @@ public struct FileFailure: Codable, Sendable, Equatable {
 
     public init(image: String, error: String) { self.image = image; self.error = error }
 
+    /// A failure with the error's own description.
+    public init(image: String, error: Error) {
+        self.init(image: image, error: (error as? CustomStringConvertible)?.description ?? "\(error)")
+    }
+
     /// A failure whose message begins with the file's path (INTERFACE.md's rule), whatever the error said.
     static func of(_ url: URL, _ error: Error) -> FileFailure {
         let text = "\(error)".split(separator: "\n").joined(separator: " ")

@@ -34,8 +34,8 @@ public enum ExampleConcepts {
             throw WorkbenchError.usage("--kind contrast takes exactly two --examples folders (A, then B: \"A and not B\")")
         }
         if kind == .classLogit { throw WorkbenchError.usage("--kind class needs a trained head, not example folders") }
-        let needsBackground: Set<Target.Kind> = [.centred, .probe, .whitened]
-        if needsBackground.contains(kind) && background == nil {
+        // A contrast from folders takes its B from the second folder; the other kinds need --background.
+        if kind.needsBackground && kind != .contrast && background == nil {
             throw WorkbenchError.usage("--kind \(kind.rawValue) needs a background: add --background DIR or COLLECTION (images that are not the concept)")
         }
         let examples = try folders.map { try embedFolder($0, embedder: embedder, store: store, warn: warn) }

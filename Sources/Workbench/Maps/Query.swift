@@ -123,7 +123,7 @@ public struct SimilarMaps: Codable, Sendable, Equatable {
 public struct QueryReport: Codable, Sendable {
     public var model: String
     public var results: [QueryImage]
-    public var errors: [InputError]
+    public var errors: [FileFailure]
     /// The settings that produced the `scdam` and `icdam` maps, when there are any.
     public var mapSettings: MapSettings? = nil
 }
@@ -172,7 +172,7 @@ public func runQuery(_ files: [URL], request: QueryRequest, embedder: ModelEmbed
     report.mapSettings = MapSettings(maps: request.maps, settings: request.averaged)
     if let out = request.outDirectory {
         do { try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true) } catch {
-            report.errors = files.map { InputError(image: $0.path, error: WorkbenchError.failed("\(out.path): cannot create the output folder (\(error.localizedDescription))")) }
+            report.errors = files.map { FileFailure(image: $0.path, error: WorkbenchError.failed("\(out.path): cannot create the output folder (\(error.localizedDescription))")) }
             return report
         }
     }
@@ -181,7 +181,7 @@ public func runQuery(_ files: [URL], request: QueryRequest, embedder: ModelEmbed
             let prepared = try ImageInput.prepare(file, preprocessing: embedder.preprocessing, options: embedder.decodeOptions)
             report.results.append(try explain(prepared, request: request, model: embedder.model.transformer))
         } catch {
-            report.errors.append(InputError(image: file.path, error: error))
+            report.errors.append(FileFailure(image: file.path, error: error))
         }
         progress?(i + 1, files.count)
     }

