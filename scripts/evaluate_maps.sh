@@ -5,18 +5,20 @@
 # game), contrastivity (the correlation of two targets' maps on one image) and cost (passes, seconds).
 # Everything goes through the cdam binary; scripts/evaluate_maps.py prints the table. Not a test: it
 # needs ../shared/images (the concepts' examples are ImageNet sample photos).
-#   bash scripts/evaluate_maps.sh [--debug] [--kind mean|centred|...] [--keep DIR]
+#   bash scripts/evaluate_maps.sh [--debug] [--kind mean|centred|...] [--layer L] [--no-timing] [--keep DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 shared="${SHARED_IMAGES:-$repo/../shared/images}"
-config=release; kind=centred; keep=""
+config=release; kind=centred; keep=""; layer=(); timing=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --debug) config=debug ;;
         --kind) kind="$2"; shift ;;
         --keep) keep="$2"; shift ;;
-        *) echo "usage: evaluate_maps.sh [--debug] [--kind K] [--keep DIR]" >&2; exit 2 ;;
+        --layer) layer=(--layer "$2"); shift ;;
+        --no-timing) timing=0 ;;
+        *) echo "usage: evaluate_maps.sh [--debug] [--kind K] [--layer L] [--no-timing] [--keep DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -52,10 +54,10 @@ concept baseball n03445777_golf_ball.JPEG n04409515_tennis_ball.JPEG n03134739_c
 concept analog-clock n04548280_wall_clock.JPEG n04328186_stopwatch.JPEG
 concept digital-clock n03196217_digital_clock.JPEG
 db="$work/cdam.sqlite"
-"$cdam" index "$samples" --collection imagenet-samples --db "$db" >&2
+"$cdam" index "$samples" --collection imagenet-samples "${layer[@]}" --db "$db" >&2
 for dir in "$work"/examples/*; do
     "$cdam" concept define "$(basename "$dir")" --examples "$dir" --kind "$kind" --background imagenet-samples \
-        --random-concepts 0 --db "$db" >"$work/define-$(basename "$dir").txt"
+        --random-concepts 0 "${layer[@]}" --db "$db" >"$work/define-$(basename "$dir").txt"
 done
 
 # Each photo with the two targets it shows (or the pair its subject belongs to).
@@ -80,17 +82,19 @@ done
 # Cost: each map alone over all photos (one process, so loading the model is shared), wall-clock seconds.
 all=(); for entry in "${pairs[@]}"; do set -- $entry; all+=("$shared/$1"); done
 : >"$work/timings.tsv"
-for m in ${maps//,/ }; do
+for m in $([ "$timing" = 1 ] && echo "${maps//,/ }"); do
     start=$(date +%s.%N)
     "$cdam" query "${all[@]}" --concept dog --concept cat --maps "$m" --db "$db" --json >/dev/null 2>>"$work/query.log"
     end=$(date +%s.%N)
     echo -e "$m\t$(echo "$end - $start" | bc)\t${#all[@]}" >>"$work/timings.tsv"
 done
-base_start=$(date +%s.%N)
-"$cdam" embed "${all[@]}" --json >/dev/null
-base_end=$(date +%s.%N)
-echo -e "embed\t$(echo "$base_end - $base_start" | bc)\t${#all[@]}" >>"$work/timings.tsv"
+if [ "$timing" = 1 ]; then
+    base_start=$(date +%s.%N)
+    "$cdam" embed "${all[@]}" --json >/dev/null
+    base_end=$(date +%s.%N)
+    echo -e "embed\t$(echo "$base_end - $base_start" | bc)\t${#all[@]}" >>"$work/timings.tsv"
+fi
 
-echo "build: $config; kind: $kind; $(nproc) cores; $(date -u +%Y-%m-%d)"
+echo "build: $config; kind: $kind; block: ${layer[1]:-last}; $(nproc) cores; $(date -u +%Y-%m-%d)"
 python3 "$repo/scripts/evaluate_maps.py" "$work/q" "$work/timings.tsv"
 if [ -n "$keep" ]; then mkdir -p "$keep" && cp -r "$work/q" "$work/timings.tsv" "$work"/define-*.txt "$keep/"; fi
