@@ -104,7 +104,7 @@ def main(query_dir, timings_path):
     integrated = (settings or {}).get("icdam") or {}
     patches = 256
     passes = {
-        "cdam": "1 F + 1 B (last block)",
+        "cdam": "1 F + 1 B (one block)",
         "scdam": f"{smooth.get('fullPasses', '?')} F + {smooth.get('fullPasses', '?')} B",
         "icdam": f"{integrated.get('fullPasses', '?')} F + {integrated.get('fullPasses', '?')} B",
         "am": "1 F",
