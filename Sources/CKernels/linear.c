@@ -53,9 +53,10 @@ static void pack_rows(const float *x, int ldx, int mr, int kc, float *xp) {
 }
 
 // The epilogue on a tile just stored (still in L1), in a function of its own: inlined into the tile, its
-// registers made the compiler spill the accumulators of the 12-row loop (2.4 times slower).
-__attribute__((target("avx512f"), noinline))
-static void finish_tile(const cdam_linear_epilogue *e, int mr, float *y, int ldy, __mmask16 m0, __mmask16 m1,
+// registers made the compiler spill the accumulators of the 12-row loop (2.4 times slower). The bf16 kernel
+// (linear_bf16.c) ends its tiles with it too.
+__attribute__((target("avx512f"), noinline, visibility("hidden")))
+void cdam_linear_finish_tile(const cdam_linear_epilogue *e, int mr, float *y, int ldy, __mmask16 m0, __mmask16 m1,
                         size_t row, int col) {
     if (e->residual) {   // y = residual + scale * y
         __m512 s0 = e->scale ? _mm512_maskz_loadu_ps(m0, e->scale + col) : _mm512_set1_ps(1.0f);
@@ -115,7 +116,7 @@ static inline void tile(int mr, int kc, const float *xp, const float *wp, const 
         _mm512_mask_storeu_ps(y + (size_t)r * ldy, m0, acc[r][0]);
         _mm512_mask_storeu_ps(y + (size_t)r * ldy + 16, m1, acc[r][1]);
     }
-    if (e) finish_tile(e, mr, y, ldy, m0, m1, row, col);
+    if (e) cdam_linear_finish_tile(e, mr, y, ldy, m0, m1, row, col);
 }
 
 // One call per row count, so each instance keeps its accumulators in registers.

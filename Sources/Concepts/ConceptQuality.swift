@@ -413,10 +413,10 @@ struct LeaveOneOut: @unchecked Sendable {
 
 /// SplitMix64 (Steele, Lea & Flood 2014): a tiny seeded generator whose stream is fixed by the
 /// seed on every platform and Swift version.
-struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -424,8 +424,13 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
     /// Uniform in 0..<bound by the multiply-high method (bias below 2^-32 for our sizes).
-    mutating func below(_ bound: Int) -> Int {
+    public mutating func below(_ bound: Int) -> Int {
         Int(next().multipliedFullWidth(by: UInt64(bound)).high)
+    }
+    /// A standard normal draw (Box-Muller).
+    public mutating func gaussian() -> Double {
+        let u1 = (Double(next() >> 11) + 1) / 9007199254740993, u2 = Double(next() >> 11) / 9007199254740992
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 }
 

@@ -34,8 +34,9 @@ public func fitLongSide(_ image: RGBImage, _ side: Int) -> RGBImage {
     return (w == image.width && h == image.height) ? image : resizeBicubic(image, width: w, height: h)
 }
 
-/// The scale of the bitmap font for a picture `width` pixels wide: 1 up to 479 px, 2 up to 719, 3 above.
-public func labelScale(forWidth width: Int) -> Int { max(1, min(3, width / 240)) }
+/// The scale of the bitmap font for a picture `width` pixels wide: 1 below 360 px, 2 below 600, 3 from there
+/// (rounded, so a portrait tile 400 px wide reads at the size of a landscape one 512 px wide).
+public func labelScale(forWidth width: Int) -> Int { max(1, min(3, Int((Double(width) / 240).rounded()))) }
 
 /// A row-major gridHeight x gridWidth map already scaled to -1...1 (`scaledHeat`) blended over `base`
 /// inside `region` (the part of `base` the model saw); the rest of `base` is left as it is, with a thin

@@ -59,11 +59,7 @@ public func heatmapColor(_ t: Float) -> (r: UInt8, g: UInt8, b: UInt8) {
 
 /// The map clipped and scaled to -1...1 as `style` says (non-finite scores count as 0).
 public func scaledHeat(_ map: [Float], style: HeatmapStyle) -> [Float] {
-    var v = map.map { $0.isFinite ? $0 : 0 }
-    if let q = style.clipQuantile, q > 0, !v.isEmpty {
-        let lo = quantile(v, Double(q)), hi = quantile(v, 1 - Double(q))
-        v = v.map { min(max($0, lo), hi) }
-    }
+    let v = clipped(map, style: style)
     switch style.scaling {
     case .symmetric:
         let m = v.reduce(0) { max($0, abs($1)) }
@@ -72,6 +68,14 @@ public func scaledHeat(_ map: [Float], style: HeatmapStyle) -> [Float] {
         let hi = v.max() ?? 0, lo = v.min() ?? 0
         return v.map { $0 > 0 ? (hi > 0 ? $0 / hi : 0) : $0 < 0 ? (lo < 0 ? -$0 / lo : 0) : 0 }
     }
+}
+
+/// The map with non-finite scores as 0, clipped at `style`'s quantiles.
+func clipped(_ map: [Float], style: HeatmapStyle) -> [Float] {
+    let v = map.map { $0.isFinite ? $0 : 0 }
+    guard let q = style.clipQuantile, q > 0, !v.isEmpty else { return v }
+    let lo = quantile(v, Double(q)), hi = quantile(v, 1 - Double(q))
+    return v.map { min(max($0, lo), hi) }
 }
 
 /// Linear-interpolated quantile, as numpy's default.
@@ -86,11 +90,7 @@ func quantile(_ values: [Float], _ q: Double) -> Float {
 /// The scores that the ends of the colour scale stand for after `style`'s clipping: (-m, +m) with m the
 /// largest |s| for symmetric scaling, (min, max) for asymmetric (0 for a side without scores).
 public func heatRange(_ map: [Float], style: HeatmapStyle) -> (low: Float, high: Float) {
-    var v = map.map { $0.isFinite ? $0 : 0 }
-    if let q = style.clipQuantile, q > 0, !v.isEmpty {
-        let lo = quantile(v, Double(q)), hi = quantile(v, 1 - Double(q))
-        v = v.map { min(max($0, lo), hi) }
-    }
+    let v = clipped(map, style: style)
     switch style.scaling {
     case .symmetric:
         let m = v.reduce(0) { max($0, abs($1)) }

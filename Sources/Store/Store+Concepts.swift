@@ -15,40 +15,26 @@ extension Store {
             guard concept.direction.count == width else {
                 throw StoreError.widthMismatch(path: path, what: "concept '\(concept.name)'", expected: width, got: concept.direction.count)
             }
-            let now = Store.now()
-            let existing = try Int64.fetchOne(db, sql: "SELECT id FROM concepts WHERE name = ? AND model_id = ?",
-                                              arguments: [concept.name, concept.modelID])
-            let values: [any DatabaseValueConvertible] = [
-                concept.kind, concept.description, VectorBlob.encode(concept.direction), Double(concept.bias),
-                concept.preprocessingID, concept.background, concept.definition, concept.quality, concept.fingerprint, now,
-            ]
-            let conceptID: Int64
-            if let existing {
-                try db.execute(sql: """
-                    UPDATE concepts SET kind = ?, description = ?, direction = ?, bias = ?, preprocessing_id = ?,
-                        background = ?, definition = ?, quality = ?, fingerprint = ?, updated_at = ?
-                    WHERE id = ?
-                    """, arguments: StatementArguments(values + [existing]))
-                try db.execute(sql: "DELETE FROM concept_examples WHERE concept_id = ?", arguments: [existing])
-                conceptID = existing
+            var record = concept
+            record.updatedAt = Store.now()
+            if let existing = try ConceptRecord.filter(Column("name") == concept.name && Column("model_id") == concept.modelID).fetchOne(db) {
+                record.id = existing.id
+                record.createdAt = existing.createdAt
+                try record.update(db)
+                try db.execute(sql: "DELETE FROM concept_examples WHERE concept_id = ?", arguments: [existing.id])
             } else {
-                try db.execute(sql: """
-                    INSERT INTO concepts(kind, description, direction, bias, preprocessing_id, background, definition,
-                        quality, fingerprint, updated_at, name, model_id, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: StatementArguments(values + [concept.name, concept.modelID, now]))
-                conceptID = db.lastInsertedRowID
+                record.id = 0
+                record.createdAt = record.updatedAt
+                try record.insert(db)
             }
             // In the order given (the order of the concept's quality figures), each once.
             var seen = Set<ConceptExample>()
             for example in examples where seen.insert(example).inserted {
-                guard let imageID = try Int64.fetchOne(db, sql: "SELECT id FROM images WHERE sha256 = ?", arguments: [example.sha256]) else {
-                    throw StoreError.unknownImage(path: path, sha256: example.sha256)
-                }
-                try db.execute(sql: "INSERT INTO concept_examples(concept_id, image_id, role) VALUES (?, ?, ?)",
-                               arguments: [conceptID, imageID, example.role.rawValue])
+                var row = ConceptExampleRow(conceptID: record.id, imageID: try Store.imageID(db, sha256: example.sha256, path: path),
+                                            role: example.role)
+                try row.insert(db)
             }
-            return try Store.concept(db, sql: "SELECT * FROM concepts WHERE id = ?", arguments: [conceptID])!
+            return record
         }
     }
 
@@ -57,7 +43,7 @@ extension Store {
     ///   models), another `StoreError` on a database failure.
     public func concept(named name: String, modelID: Int64) throws -> ConceptRecord? {
         try read { db in
-            if let found = try Store.concept(db, sql: "SELECT * FROM concepts WHERE name = ? AND model_id = ?", arguments: [name, modelID]) {
+            if let found = try ConceptRecord.filter(Column("name") == name && Column("model_id") == modelID).fetchOne(db) {
                 return found
             }
             guard let other = try Row.fetchOne(db, sql: """
@@ -74,9 +60,9 @@ extension Store {
     public func concepts(modelID: Int64?) throws -> [ConceptRecord] {
         try read { db in
             if let modelID {
-                return try Store.concepts(db, sql: "SELECT * FROM concepts WHERE model_id = ? ORDER BY name", arguments: [modelID])
+                return try ConceptRecord.filter(Column("model_id") == modelID).order(Column("name")).fetchAll(db)
             }
-            return try Store.concepts(db, sql: "SELECT * FROM concepts ORDER BY name, model_id", arguments: [])
+            return try ConceptRecord.order(Column("name"), Column("model_id")).fetchAll(db)
         }
     }
 
@@ -104,21 +90,5 @@ extension Store {
             try db.execute(sql: "DELETE FROM concepts WHERE name = ? AND model_id = ?", arguments: [name, modelID])
             return db.changesCount > 0
         }
-    }
-
-    static func concepts(_ db: Database, sql: String, arguments: StatementArguments) throws -> [ConceptRecord] {
-        try Row.fetchAll(db, sql: sql, arguments: arguments).map(conceptRecord)
-    }
-
-    static func concept(_ db: Database, sql: String, arguments: StatementArguments) throws -> ConceptRecord? {
-        try Row.fetchOne(db, sql: sql, arguments: arguments).map(conceptRecord)
-    }
-
-    static func conceptRecord(_ row: Row) -> ConceptRecord {
-        ConceptRecord(id: row["id"], name: row["name"], modelID: row["model_id"], kind: row["kind"],
-                      description: row["description"], direction: VectorBlob.decode(row["direction"]),
-                      bias: Float(row["bias"] as Double), preprocessingID: row["preprocessing_id"],
-                      background: row["background"], definition: row["definition"], quality: row["quality"],
-                      fingerprint: row["fingerprint"], createdAt: row["created_at"], updatedAt: row["updated_at"])
     }
 }

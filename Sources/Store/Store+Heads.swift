@@ -61,39 +61,25 @@ extension Store {
                 throw StoreError.widthMismatch(path: path, what: "head '\(head.name)' (\(head.classes) classes)",
                                                expected: head.classes * width, got: head.weights.count)
             }
-            let now = Store.now()
-            let labels = String(decoding: try JSONEncoder().encode(head.labels), as: UTF8.self)
-            let existing = try Int64.fetchOne(db, sql: "SELECT id FROM heads WHERE name = ? AND model_id = ?",
-                                              arguments: [head.name, head.modelID])
-            let values: [any DatabaseValueConvertible] = [
-                head.preprocessingID, labels, head.classes, width, VectorBlob.encode(head.weights), VectorBlob.encode(head.bias),
-                head.source, head.hyperparameters, head.evaluation, now,
-            ]
-            let headID: Int64
-            if let existing {
-                try db.execute(sql: """
-                    UPDATE heads SET preprocessing_id = ?, labels = ?, classes = ?, width = ?, weights = ?, bias = ?,
-                        source = ?, hyperparameters = ?, evaluation = ?, updated_at = ? WHERE id = ?
-                    """, arguments: StatementArguments(values + [existing]))
-                try db.execute(sql: "DELETE FROM head_images WHERE head_id = ?", arguments: [existing])
-                headID = existing
+            var record = head
+            record.updatedAt = Store.now()
+            if let existing = try HeadRecord.filter(Column("name") == head.name && Column("model_id") == head.modelID).fetchOne(db) {
+                record.id = existing.id
+                record.createdAt = existing.createdAt
+                try record.update(db)
+                try db.execute(sql: "DELETE FROM head_images WHERE head_id = ?", arguments: [existing.id])
             } else {
-                try db.execute(sql: """
-                    INSERT INTO heads(preprocessing_id, labels, classes, width, weights, bias, source, hyperparameters,
-                        evaluation, updated_at, name, model_id, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: StatementArguments(values + [head.name, head.modelID, now]))
-                headID = db.lastInsertedRowID
+                record.id = 0
+                record.createdAt = record.updatedAt
+                try record.insert(db)
             }
             var seen = Set<String>()
             for image in images where seen.insert(image.sha256).inserted {
-                guard let imageID = try Int64.fetchOne(db, sql: "SELECT id FROM images WHERE sha256 = ?", arguments: [image.sha256]) else {
-                    throw StoreError.unknownImage(path: path, sha256: image.sha256)
-                }
-                try db.execute(sql: "INSERT INTO head_images(head_id, image_id, class_index, path) VALUES (?, ?, ?, ?)",
-                               arguments: [headID, imageID, image.classIndex, image.path])
+                var row = HeadImageRow(headID: record.id, imageID: try Store.imageID(db, sha256: image.sha256, path: path),
+                                       classIndex: image.classIndex, path: image.path)
+                try row.insert(db)
             }
-            return try Store.head(db, sql: "SELECT * FROM heads WHERE id = ?", arguments: [headID])!
+            return record
         }
     }
 
@@ -108,7 +94,7 @@ extension Store {
     /// The head `name` of this model, or nil when there is none.
     /// - Throws: `StoreError` on a database failure.
     public func head(named name: String, modelID: Int64) throws -> HeadRecord? {
-        try read { db in try Store.head(db, sql: "SELECT * FROM heads WHERE name = ? AND model_id = ?", arguments: [name, modelID]) }
+        try read { db in try HeadRecord.filter(Column("name") == name && Column("model_id") == modelID).fetchOne(db) }
     }
 
     /// The models (by name) that have a head called `name`: to tell a user which --model to use.
@@ -125,9 +111,9 @@ extension Store {
     public func heads(modelID: Int64?) throws -> [HeadRecord] {
         try read { db in
             if let modelID {
-                return try Row.fetchAll(db, sql: "SELECT * FROM heads WHERE model_id = ? ORDER BY name", arguments: [modelID]).map(Store.headRecord)
+                return try HeadRecord.filter(Column("model_id") == modelID).order(Column("name")).fetchAll(db)
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM heads ORDER BY name, model_id").map(Store.headRecord)
+            return try HeadRecord.order(Column("name"), Column("model_id")).fetchAll(db)
         }
     }
 
@@ -151,18 +137,5 @@ extension Store {
             try db.execute(sql: "DELETE FROM heads WHERE name = ? AND model_id = ?", arguments: [name, modelID])
             return db.changesCount > 0
         }
-    }
-
-    static func head(_ db: Database, sql: String, arguments: StatementArguments) throws -> HeadRecord? {
-        try Row.fetchOne(db, sql: sql, arguments: arguments).map(headRecord)
-    }
-
-    static func headRecord(_ row: Row) -> HeadRecord {
-        let labelsText: String = row["labels"]
-        let labels = (try? JSONDecoder().decode([String].self, from: Data(labelsText.utf8))) ?? []
-        return HeadRecord(id: row["id"], name: row["name"], modelID: row["model_id"], preprocessingID: row["preprocessing_id"],
-                          labels: labels, weights: VectorBlob.decode(row["weights"]), bias: VectorBlob.decode(row["bias"]),
-                          source: row["source"], hyperparameters: row["hyperparameters"], evaluation: row["evaluation"],
-                          createdAt: row["created_at"], updatedAt: row["updated_at"])
     }
 }

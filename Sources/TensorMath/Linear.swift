@@ -1,7 +1,8 @@
 // A linear layer's weight, ready for y = x W^T + b at the model's shapes.
 //
 // On CPUs with AVX-512 the product runs in CKernels' kernel on a copy of W packed once here; elsewhere
-// it goes through OpenBLAS (bias rows first, then the product accumulates onto them).
+// it goes through OpenBLAS (bias rows first, then the product accumulates onto them). With bf16 precision,
+// on CPUs with AVX512-BF16, it runs CKernels' bf16 kernel on a second copy packed to bf16 pairs on first use.
 
 import CKernels
 #if canImport(Glibc)
@@ -16,6 +17,8 @@ public final class LinearWeight: @unchecked Sendable {
     /// passes read it) and kept. One copy of the weights, not two, for the forward pass.
     private var plain: FloatBuffer?
     private let plainLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    /// W in bf16 pairs for the bf16 kernel, packed on the first bf16 product (under plainLock), then kept.
+    private var packedBF16: UnsafeMutablePointer<UInt32>?
 
     /// Whether this CPU runs the packed kernel (x86-64 with AVX-512F); CDAM_LINEAR=blas turns it off.
     public static let kernelAvailable: Bool = {
@@ -40,6 +43,7 @@ public final class LinearWeight: @unchecked Sendable {
     }
 
     deinit {
+        packedBF16?.deallocate()
         pthread_mutex_destroy(plainLock)
         plainLock.deallocate()
     }
@@ -54,23 +58,49 @@ public final class LinearWeight: @unchecked Sendable {
         return w
     }
 
+    /// W packed to bf16 pairs for the bf16 kernel, packed on first use; nil where the kernel does not run.
+    var bf16Packed: UnsafePointer<UInt32>? {
+        guard Precision.bf16Available else { return nil }
+        pthread_mutex_lock(plainLock); defer { pthread_mutex_unlock(plainLock) }
+        if let packedBF16 { return UnsafePointer(packedBF16) }
+        let count = cdam_linear_bf16_packed_count(Int32(outputs), Int32(inputs))
+        let p = UnsafeMutablePointer<UInt32>.allocate(capacity: count)
+        if let packed {   // the row-major W is not kept beside the fp32 panels: unpack one in a scratch copy
+            let w = FloatBuffer(uninitialized: outputs * inputs)
+            cdam_linear_unpack(packed.ptr, Int32(outputs), Int32(inputs), w.ptr)
+            cdam_linear_bf16_pack(w.ptr, Int32(outputs), Int32(inputs), p)
+        } else {
+            cdam_linear_bf16_pack(plain!.ptr, Int32(outputs), Int32(inputs), p)
+        }
+        packedBF16 = p
+        return UnsafePointer(p)
+    }
+
     /// out[r, j] = bias[j] + x[r] . W[j] for `rows` rows and the outputs j in `columns` (all by default), then
     /// the epilogue, on the calling thread. `out` points at output 0 of row 0; `ldx`, `ldOut` are row strides.
+    /// With `precision` bf16 the products take bf16 operands (fp32 sums) where the CPU runs the bf16 kernel,
+    /// and fall back to fp32 elsewhere.
     public func apply(rows: Int, x: UnsafePointer<Float>, ldx: Int, bias: UnsafePointer<Float>?,
                       out: UnsafeMutablePointer<Float>, ldOut: Int, columns: Range<Int>? = nil,
-                      epilogue: LinearEpilogue = .none) {
+                      epilogue: LinearEpilogue = .none, precision: Precision = .fp32) {
         let cols = columns ?? 0..<outputs
         guard rows > 0, !cols.isEmpty else { return }
         let panel = Int(CDAM_LINEAR_PANEL)
-        if let packed, cols.lowerBound % panel == 0, cols.upperBound % panel == 0 || cols.upperBound == outputs {
-            var e = cdam_linear_epilogue()
-            switch epilogue {
-            case .none: break
-            case let .residual(residual, ld, scale):
-                e.residual = residual; e.ld_residual = Int32(ld); e.scale = scale
-            case let .gelu(pre, ld):
-                e.gelu = 1; e.pre = pre; e.ld_pre = Int32(ld)
-            }
+        let aligned = cols.lowerBound % panel == 0 && (cols.upperBound % panel == 0 || cols.upperBound == outputs)
+        var e = cdam_linear_epilogue()
+        switch epilogue {
+        case .none: break
+        case let .residual(residual, ld, scale):
+            e.residual = residual; e.ld_residual = Int32(ld); e.scale = scale
+        case let .gelu(pre, ld):
+            e.gelu = 1; e.pre = pre; e.ld_pre = Int32(ld)
+        }
+        if precision == .bf16, aligned, let bf16 = bf16Packed,
+           cdam_linear_bf16(Int32(rows), Int32(outputs), Int32(inputs), x, Int32(ldx), bf16, bias, out, Int32(ldOut),
+                            Int32(cols.lowerBound / panel), Int32((cols.upperBound + panel - 1) / panel), &e) == 0 {
+            return
+        }
+        if let packed, aligned {
             if cdam_linear(Int32(rows), Int32(outputs), Int32(inputs), x, Int32(ldx), packed.ptr, bias, out, Int32(ldOut),
                            Int32(cols.lowerBound / panel), Int32((cols.upperBound + panel - 1) / panel), &e) == 0 {
                 return

@@ -69,9 +69,11 @@ extension VisionTransformer {
     /// per block, with one wait between them, for the keys and values of every row. The residual sums
     /// and GELU happen in the products' epilogues, on each output tile just computed (still in L1).
     /// `norm1Out`, when given (B*N, D), replaces norm1(x) (the residual still adds x): the block as a function
-    /// of the tokens CDAM differentiates against; norm1's statistics are then left unset.
+    /// of the tokens CDAM differentiates against; norm1's statistics are then left unset. `precision` is the
+    /// linear layers' (the attention products stay fp32: see README, bf16).
     func blockForward(_ l: Int, x: FloatBuffer, batch b: Int, tokens n: Int, clsOnly: Bool,
-                      record: BlockRecord = .all, norm1Out given: FloatBuffer? = nil) -> BlockCache {
+                      record: BlockRecord = .all, norm1Out given: FloatBuffer? = nil,
+                      precision: Precision = .fp32) -> BlockCache {
         let w = weights.blocks[l]
         let d = config.hiddenSize, heads = config.heads, hd = config.headSize, m = config.mlpSize
         let nq = clsOnly ? 1 : n, rows = b * n, qrows = b * nq
@@ -91,10 +93,11 @@ extension VisionTransformer {
                                  out: t + lo * d, mean: c.norm1Mean.ptr + lo, rstd: c.norm1Rstd.ptr + lo)
             }
             w.qkv.apply(rows: count, x: t + lo * d, ldx: d, bias: w.qkvBias.ptr, out: qkv + lo * 3 * d, ldOut: 3 * d,
-                          columns: clsOnly ? d..<(3 * d) : nil)
+                          columns: clsOnly ? d..<(3 * d) : nil, precision: precision)
         }
         if clsOnly {   // q for the CLS rows only
-            w.qkv.apply(rows: b, x: t, ldx: n * d, bias: w.qkvBias.ptr, out: qkv, ldOut: n * 3 * d, columns: 0..<d)
+            w.qkv.apply(rows: b, x: t, ldx: n * d, bias: w.qkvBias.ptr, out: qkv, ldOut: n * 3 * d, columns: 0..<d,
+                          precision: precision)
         }
 
         // Phase 2, per part of the query rows: attention over every key, the projection and the MLP.
@@ -105,15 +108,15 @@ extension VisionTransformer {
             let x1 = c.residual1.ptr + lo * d
             w.proj.apply(rows: count, x: c.attnOut.ptr + lo * d, ldx: d, bias: w.projBias.ptr, out: x1, ldOut: d,
                          epilogue: .residual(xp + c.tokenRow(ofQueryRow: lo) * d, ld: nq == 1 ? n * d : d,
-                                             scale: w.layerScale1.ptr))
+                                             scale: w.layerScale1.ptr), precision: precision)
             // out = x1 + ls2 * fc2(GELU(fc1(norm2(x1))))
             layerNormForward(x1, rows: count, width: d, weight: w.norm2Weight.ptr, bias: w.norm2Bias.ptr, eps: eps,
                              out: c.norm2Out.ptr + lo * d, mean: c.norm2Mean.ptr + lo, rstd: c.norm2Rstd.ptr + lo)
             let act = c.fc1Act.ptr + lo * m, out = c.output.ptr + lo * d
             w.fc1.apply(rows: count, x: c.norm2Out.ptr + lo * d, ldx: d, bias: w.fc1Bias.ptr, out: act, ldOut: m,
-                        epilogue: .gelu(pre: record == .all ? c.fc1Pre.ptr + lo * m : nil, ld: m))
+                        epilogue: .gelu(pre: record == .all ? c.fc1Pre.ptr + lo * m : nil, ld: m), precision: precision)
             w.fc2.apply(rows: count, x: act, ldx: m, bias: w.fc2Bias.ptr, out: out, ldOut: d,
-                        epilogue: .residual(x1, ld: d, scale: w.layerScale2.ptr))
+                        epilogue: .residual(x1, ld: d, scale: w.layerScale2.ptr), precision: precision)
         }
         return c
     }

@@ -21,7 +21,8 @@ extension VisionTransformer {
         precondition(norm1Out.count == b * n * d, "norm1Out must hold \(b) x \(n) x \(d) values")
         let x = FloatBuffer(uninitialized: b * n * d)
         for i in 0..<b { (x.ptr + i * n * d).update(from: input.ptr, count: n * d) }
-        let cache = blockForward(layers - 1, x: x, batch: b, tokens: n, clsOnly: true, record: .all, norm1Out: norm1Out)
+        let cache = blockForward(layers - 1, x: x, batch: b, tokens: n, clsOnly: true, record: .all, norm1Out: norm1Out,
+                                 precision: precision)
         let (clsInput, cls, mean, rstd) = finalNorm(clsRowsOf: cache.output, batch: b, queries: 1)
         var caches = [BlockCache?](repeating: nil, count: layers)
         caches[layers - 1] = cache

@@ -16,11 +16,14 @@ public struct ForwardOptions: Sendable {
     public var keep: Keep = .none
     /// Keep the attention probabilities of every block, even without full caches.
     public var attentions = false
+    /// The linear layers' precision; nil for the model's `precision`.
+    public var precision: Precision? = nil
 
-    public init(allTokens: Bool = false, keep: Keep = .none, attentions: Bool = false) {
+    public init(allTokens: Bool = false, keep: Keep = .none, attentions: Bool = false, precision: Precision? = nil) {
         self.allTokens = allTokens
         self.keep = keep
         self.attentions = attentions
+        self.precision = precision
     }
 }
 
@@ -67,6 +70,10 @@ public final class VisionTransformer {
     private let positionLock = NSLock()
     fileprivate var truncations: [Int: VisionTransformer] = [:]
     fileprivate let truncationLock = NSLock()
+    /// The precision of the linear layers (qkv, proj, fc1, fc2) in passes that do not name one: fp32 unless
+    /// set (the workbench sets it from `--precision`). The patch embedding and the attention products stay
+    /// fp32, and so does every backward pass (it reads the fp32 weights).
+    public var precision: Precision = .fp32
 
     public init(config: ViTConfiguration, weights: ViTWeights) {
         self.config = config
@@ -122,6 +129,7 @@ public final class VisionTransformer {
     public func encode(tokens: FloatBuffer, batch b: Int, count n: Int, gridHeight: Int, gridWidth: Int,
                        options: ForwardOptions = .init()) -> ForwardResult {
         let d = config.hiddenSize, layers = config.layers
+        let precision = options.precision ?? self.precision
         var x = tokens
         var caches = [BlockCache?](repeating: nil, count: layers)
         var attentions = [FloatBuffer?](repeating: nil, count: layers)
@@ -130,7 +138,7 @@ public final class VisionTransformer {
             let isLast = l == layers - 1
             let kept = options.keep == .allBlocks || (options.keep == .lastBlock && isLast)
             let cache = blockForward(l, x: x, batch: b, tokens: n, clsOnly: isLast && !options.allTokens,
-                                     record: kept ? .all : options.attentions ? .attention : .output)
+                                     record: kept ? .all : options.attentions ? .attention : .output, precision: precision)
             switch options.keep {
             case .allBlocks: caches[l] = cache
             case .lastBlock where isLast: caches[l] = cache
@@ -183,11 +191,12 @@ extension VisionTransformer {
         }
         if blocks == config.layers { return self }
         truncationLock.lock(); defer { truncationLock.unlock() }
-        if let cached = truncations[blocks] { return cached }
+        if let cached = truncations[blocks] { cached.precision = precision; return cached }
         var c = config, w = weights
         c.layers = blocks
         w.blocks = Array(weights.blocks.prefix(blocks))
         let model = VisionTransformer(config: c, weights: w)
+        model.precision = precision
         truncations[blocks] = model
         return model
     }

@@ -3,6 +3,7 @@ import Concepts
 import Foundation
 import Imaging
 import Store
+import TensorMath
 import ViT
 
 /// How images enter the model: which installed model, at what size, and at which block's CLS.
@@ -17,11 +18,14 @@ public struct InputSettings: Hashable, Sendable {
     public var allowTruncated: Bool
     /// The block whose CLS is the embedding (1-based; nil: the last).
     public var block: Int?
+    /// The linear layers' precision (README, bf16): auto is bf16 for multi-pass work where this CPU runs it
+    /// faster than fp32, and fp32 for single CDAM maps.
+    public var precision: PrecisionChoice
 
     public init(model: String? = nil, height: Int = 224, width: Int = 224, crop: Bool = false,
-                allowTruncated: Bool = false, block: Int? = nil) {
+                allowTruncated: Bool = false, block: Int? = nil, precision: PrecisionChoice = .auto) {
         self.model = model; self.height = height; self.width = width
-        self.crop = crop; self.allowTruncated = allowTruncated; self.block = block
+        self.crop = crop; self.allowTruncated = allowTruncated; self.block = block; self.precision = precision
     }
 
     /// The same model, crop and block at the size concepts are defined at (INTERFACE.md: 224): concepts built
@@ -80,10 +84,15 @@ public final class WorkbenchSession {
 
     /// The embedder for `input`: the model loaded once per session (truncated copies share its weights).
     /// - Throws: `WorkbenchError` for a missing or broken model, or a size that does not fit its patches.
+    /// Its model runs at `input.precision` resolved for multi-pass work (embedding, TAM, averaged maps).
+    /// - Throws: `WorkbenchError` for a missing or broken model, a size that does not fit its patches, or bf16
+    ///   asked for on a CPU without AVX512-BF16.
     public func embedder(_ input: InputSettings) throws -> ModelEmbedder {
         if let embedder = embedders[input] { return embedder }
         let embedder: ModelEmbedder
+        let precision = try PrecisionSetting.resolve(input.precision, multiPass: true)
         if let loaded = embedders.first(where: { $0.key.model == input.model })?.value.model {
+            loaded.transformer.precision = precision
             try Limits.checkSize(height: input.height, width: input.width, patch: loaded.transformer.config.patchSize)
             do { try loaded.transformer.validate(height: input.height, width: input.width) } catch let error as ModelError {
                 throw WorkbenchError.usage("--size: \(error.description)")
@@ -92,7 +101,8 @@ public final class WorkbenchSession {
                                          decodeOptions: DecodeOptions(allowTruncated: input.allowTruncated), block: input.block)
         } else {
             embedder = try openEmbedder(home: home, model: input.model, height: input.height, width: input.width,
-                                        crop: input.crop, allowTruncated: input.allowTruncated, block: input.block)
+                                        crop: input.crop, allowTruncated: input.allowTruncated, block: input.block,
+                                        precision: precision)
         }
         embedders[input] = embedder
         return embedder
@@ -301,6 +311,7 @@ extension WorkbenchSession {
         request.heads = heads
         request.averaged = options.averaged
         request.boxes = boxFile
+        request.singleMapPrecision = try PrecisionSetting.resolve(options.input.precision, multiPass: false)
         if let note = MapSettings.costNote(maps: options.maps, settings: options.averaged, images: files.count) { warn(note) }
         if options.significance, randomTargets.allSatisfy(\.isEmpty) {
             warn("warning: --significance needs concepts with a background (stored concepts, or --examples with --background): no patch is tested")
@@ -339,6 +350,8 @@ public struct ReportOptions: Sendable {
     /// false-discovery rate `significanceQ`; the significant patches are outlined.
     public var significanceRandomConcepts = 0
     public var significanceQ = 0.05
+    /// The linear layers' precision: as `InputSettings.precision` (TAM and the faithfulness curves are multi-pass).
+    public var precision: PrecisionChoice = .auto
 
     public init(concepts: [String], out: URL) { self.concepts = concepts; self.out = out }
 }
@@ -348,7 +361,7 @@ extension WorkbenchSession {
     /// with maps, examples marked. Ranked with the concepts' own preprocessing (224), as `search` ranks.
     public func report(_ options: ReportOptions, progress: @escaping (String) -> Void = { _ in }) throws -> ReportDocument {
         let store = try readStore()
-        let embedder = try embedder(InputSettings(model: options.model))
+        let embedder = try embedder(InputSettings(model: options.model, precision: options.precision))
         var request = ReportRequest(concepts: options.concepts, collection: options.collection, top: options.top,
                                     comparisonImages: options.compare, outDirectory: options.out, render: options.render,
                                     includeExamples: options.includeExamples)
@@ -360,6 +373,7 @@ extension WorkbenchSession {
         request.averaged = options.averaged
         request.significanceRandomConcepts = options.significanceRandomConcepts
         request.significanceQ = options.significanceQ
+        request.singleMapPrecision = try PrecisionSetting.resolve(options.precision, multiPass: false)
         if options.compare > 0 {
             // Token ablation dominates a report: say what it costs before it runs.
             let passes = options.compare * (224 / embedder.patchSize) * (224 / embedder.patchSize)

@@ -37,7 +37,21 @@ func writeSeeds(_ parser: ParserFuzz.Parser, to dir: String) {
     }
 }
 
-#if !FUZZING
+#if FUZZING
+// SwiftPM names an executable's entry point `<module>_main` and aliases `main` to it: libFuzzer's own `main` is
+// then not linked, so this entry hands the command line to libFuzzer's driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
+                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+
+@_cdecl("cdam_fuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    var argc = argc
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
+    return runFuzzerDriver(&argc, &argv, fuzzOneInput)
+}
+#else
 @main
 struct Replay {
     static func main() {

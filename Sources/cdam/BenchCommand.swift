@@ -15,10 +15,16 @@ struct BenchCommand: AsyncParsableCommand {
           cdam bench index --images photos/
           cdam bench pictures --images photo.jpg
           cdam bench heads --images labelled-photos/
+          cdam bench bf16 --batch 8
+          cdam bench forward --precision bf16
         """)
 
-    @Argument(help: "sgemm | forward | efficiency | cdam | rp | tam | all | smooth | imaging | index | search | pictures | heads")
-    var suite: String = "all"
+    enum Suite: String, CaseIterable, ExpressibleByArgument {
+        case sgemm, forward, efficiency, cdam, rp, tam, all, smooth, imaging, index, search, pictures, heads, bf16
+    }
+
+    @Argument(help: "The suite (see above).")
+    var suite: Suite = .all
 
     @Option(help: "Input side in pixels (a multiple of the patch size).")
     var size: Int = 224
@@ -42,8 +48,6 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         let batch = self.batch ?? 8
         try await runReportingErrors {
-            let known = ["sgemm", "forward", "efficiency", "cdam", "rp", "tam", "all", "smooth", "imaging", "index", "search", "pictures", "heads"]
-            guard known.contains(suite) else { throw WorkbenchError.usage("unknown suite '\(suite)'; one of \(known.joined(separator: ", "))") }
             var figures: [BenchmarkFigure] = []
             let report = { (f: BenchmarkFigure) in
                 figures.append(f)
@@ -52,59 +56,63 @@ struct BenchCommand: AsyncParsableCommand {
                     print(f.name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: " %10.2f ms/", f.milliseconds) + f.unit + (f.best.map { String(format: " (best %.2f)", $0) } ?? "") + rate + (f.detail.map { "  (\($0))" } ?? ""))
                 }
             }
-            if suite == "sgemm" || suite == "all" {
+            if suite == .sgemm || suite == .all {
                 Benchmarks.sgemm(repeats: repeats).forEach(report)
                 report(Benchmarks.linear(repeats: repeats))
             }
-            if suite == "pictures" {
+            if suite == .pictures {
                 let photo = try images.map { try ImageInput.expand([$0]) }?.first
                 try Benchmarks.pictures(photo: photo, size: size == 224 ? 512 : size, repeats: repeats).forEach(report)
-            } else if suite == "imaging" || suite == "index" {
-                guard let images else { throw WorkbenchError.usage("the \(suite) suite needs --images DIR") }
+            } else if suite == .imaging || suite == .index {
+                guard let images else { throw WorkbenchError.usage("the \(suite.rawValue) suite needs --images DIR") }
                 let files = try ImageInput.expand([images])
-                if suite == "imaging" {
+                if suite == .imaging {
                     report(Benchmarks.imaging(files, size: size))
                 } else {
                     let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: size, width: size,
-                                                    crop: false, allowTruncated: false)
+                                                    crop: false, allowTruncated: false, precision: modelOptions.multiPassPrecision())
                     let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-index.sqlite")
                     try Benchmarks.indexing(files, embedder: embedder, database: db).forEach(report)
                 }
-            } else if suite == "search" {
+            } else if suite == .search {
                 let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-search.sqlite")
                 try Benchmarks.search(database: db, count: count).forEach(report)
-            } else if suite == "heads" {
+            } else if suite == .heads {
                 Benchmarks.heads(repeats: repeats).forEach(report)
                 if let images {
                     let embedder = try openEmbedder(home: homeOptions.resolvedHome, model: modelOptions.model, height: size, width: size,
-                                                    crop: false, allowTruncated: false)
+                                                    crop: false, allowTruncated: false, precision: modelOptions.multiPassPrecision())
                     let db = URL(fileURLWithPath: homeOptions.db ?? NSTemporaryDirectory() + "/cdam-bench-heads.sqlite")
                     try Benchmarks.headTraining(folder: URL(fileURLWithPath: images), embedder: embedder, database: db).forEach(report)
                 }
-            } else if suite != "sgemm" {
+            } else if suite != .sgemm {
                 let model = try ModelRegistry(home: homeOptions.resolvedHome).load(modelOptions.model).transformer
-                if suite == "forward" || suite == "all" {
+                model.precision = try modelOptions.multiPassPrecision()
+                if suite == .bf16 {
+                    try Benchmarks.precision(model, size: size, batch: batch, repeats: repeats).forEach(report)
+                }
+                if suite == .forward || suite == .all {
                     report(try Benchmarks.forward(model, size: size, batch: 1, repeats: repeats))
                     if batch != 1 { report(try Benchmarks.forward(model, size: size, batch: batch, repeats: repeats)) }
                 }
-                if suite == "efficiency" || suite == "all" {
+                if suite == .efficiency || suite == .all {
                     report(try Benchmarks.efficiency(model, size: size, batch: batch, repeats: repeats))
                 }
-                if suite == "cdam" || suite == "all" {
+                if suite == .cdam || suite == .all {
                     try Benchmarks.cdamMaps(model, size: size, targets: 0, repeats: repeats).forEach(report)
                     try Benchmarks.cdamMaps(model, size: size, targets: 1, repeats: repeats).forEach(report)
                     try Benchmarks.cdamMaps(model, size: size, targets: 32, repeats: repeats).forEach(report)
                 }
-                if suite == "rp" || suite == "all" { report(try Benchmarks.relevance(model, size: size, repeats: repeats)) }
-                if suite == "tam" || suite == "all" { report(try Benchmarks.tokenAblation(model, size: size, batch: batch)) }
-                if suite == "smooth" {
+                if suite == .rp || suite == .all { report(try Benchmarks.relevance(model, size: size, repeats: repeats)) }
+                if suite == .tam || suite == .all { report(try Benchmarks.tokenAblation(model, size: size, batch: batch)) }
+                if suite == .smooth {
                     try Benchmarks.averagedMaps(model, size: size, batch: self.batch ?? 16, repeats: repeats).forEach(report)
                 }
             }
             let rss = Benchmarks.peakRSSMegabytes
             if output.json {
                 struct Doc: Encodable { var suite: String; var figures: [BenchmarkFigure]; var peakRSSMegabytes: Double }
-                try printJSON(Doc(suite: suite, figures: figures, peakRSSMegabytes: rss))
+                try printJSON(Doc(suite: suite.rawValue, figures: figures, peakRSSMegabytes: rss))
             } else {
                 print(String(format: "peak RSS %.0f MB", rss))
             }

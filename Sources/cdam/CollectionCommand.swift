@@ -16,9 +16,7 @@ struct CollectionCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let collections = try homeOptions.session().collections()
-                if output.json { return try printJSON(collections) }
+            try await present(homeOptions, output, { try $0.collections() }) { collections in
                 if collections.isEmpty { print("no collections yet (make one with `cdam index DIR --collection NAME`)"); return }
                 for c in collections { print("\(c.name)\t\(c.imageCount) images\tcreated \(c.createdAt)") }
             }
@@ -33,9 +31,7 @@ struct CollectionCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let details = try homeOptions.session().collection(name, limit: limit)
-                if output.json { return try printJSON(details) }
+            try await present(homeOptions, output, { try $0.collection(name, limit: limit) }) { details in
                 print("collection '\(details.collection.name)': \(details.collection.imageCount) images, created \(details.collection.createdAt)")
                 for count in details.embeddings { print("  \(count.count) embedded with \(count.model) at \(count.preprocessing)") }
                 for image in details.images { print("  \(image.path)  \(image.width)x\(image.height) \(image.format)  \(image.sha256.prefix(12))") }
@@ -53,9 +49,7 @@ struct CollectionCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let removed = try homeOptions.session().removeCollection(name)
-                if output.json { return try printJSON(removed) }
+            try await present(homeOptions, output, { try $0.removeCollection(name) }) { removed in
                 print("removed collection '\(removed.name)' (\(removed.imageCount) images; `cdam collection prune` forgets the ones nothing else uses)")
             }
         }
@@ -69,9 +63,7 @@ struct CollectionCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let summary = try homeOptions.session().prune()
-                if output.json { return try printJSON(summary) }
+            try await present(homeOptions, output, { try $0.prune() }) { summary in
                 print("forgot \(summary.pathsForgotten) missing paths, \(summary.membershipsForgotten) collection entries and \(summary.imagesForgotten) images; kept \(summary.imagesKeptForConcepts) images whose files are gone because concepts or heads use them")
             }
         }

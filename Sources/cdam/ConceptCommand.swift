@@ -76,9 +76,7 @@ struct ConceptCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let concepts = try homeOptions.session().concepts(model: modelOptions.model)
-                if output.json { return try printJSON(concepts) }
+            try await present(homeOptions, output, { try $0.concepts(model: modelOptions.model) }) { concepts in
                 if concepts.isEmpty { print("no concepts yet (define one with `cdam concept define NAME --examples DIR`)"); return }
                 for c in concepts {
                     let auc = c.quality?.auc.map { String(format: "  AUC %.3f", $0) } ?? ""
@@ -96,9 +94,7 @@ struct ConceptCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let details = try homeOptions.session().concept(name, model: modelOptions.model)
-                if output.json { return try printJSON(details) }
+            try await present(homeOptions, output, { try $0.concept(name, model: modelOptions.model) }) { details in
                 printSummary(details.summary)
                 print(String(format: "  |direction| %.4g, bias %.4g, preprocessing ", details.directionNorm, details.bias) + details.summary.preprocessing)
                 if let file = details.definition?.file { print("  from \(file)") }
@@ -116,9 +112,7 @@ struct ConceptCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let removed = try homeOptions.session().removeConcept(name, model: modelOptions.model)
-                if output.json { return try printJSON(removed) }
+            try await present(homeOptions, output, { try $0.removeConcept(name, model: modelOptions.model) }) { removed in
                 print("removed concept '\(removed.name)' (\(removed.model))")
             }
         }

@@ -121,9 +121,7 @@ struct HeadCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let heads = try homeOptions.session().heads(model: modelOptions.model)
-                if output.json { return try printJSON(heads) }
+            try await present(homeOptions, output, { try $0.heads(model: modelOptions.model) }) { heads in
                 if heads.isEmpty { print("no heads yet (train one with `cdam head train NAME --labels DIR`)"); return }
                 for h in heads {
                     let accuracy = h.evaluation.map { String(format: "  accuracy %.3f", $0.accuracy) } ?? ""
@@ -141,9 +139,7 @@ struct HeadCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let details = try homeOptions.session().head(name, model: modelOptions.model)
-                if output.json { return try printJSON(details) }
+            try await present(homeOptions, output, { try $0.head(name, model: modelOptions.model) }) { details in
                 printHead(details.summary)
                 for (k, label) in details.summary.labels.enumerated() {
                     print(String(format: "  %@: |w| %.4g, bias %.4g", label, details.weightNorms[k], details.bias[k]))
@@ -162,9 +158,7 @@ struct HeadCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReportingErrors {
-                let removed = try homeOptions.session().removeHead(name, model: modelOptions.model)
-                if output.json { return try printJSON(removed) }
+            try await present(homeOptions, output, { try $0.removeHead(name, model: modelOptions.model) }) { removed in
                 print("removed head '\(removed.name)' (\(removed.model))")
             }
         }

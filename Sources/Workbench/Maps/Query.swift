@@ -149,6 +149,9 @@ public struct QueryRequest: Sendable {
     public var averaged = AveragedMapSettings.workbench
     /// Boxes of labelled objects: every map of a target named as a box's label gets localisation figures.
     public var boxes: BoxFile? = nil
+    /// The precision of the one pass that CDAM, AM, rollout and RP read (nil: the model's). The multi-pass
+    /// maps (TAM, Smooth/Integrated CDAM, faithfulness curves) run at the model's `precision`.
+    public var singleMapPrecision: Precision? = nil
 
     public init(targets: [Target], maps: [MapKind] = [.cdam], faithfulness: Bool = false, outDirectory: URL? = nil,
                 render: RenderOptions = RenderOptions(), references: [ScoreReference?] = [],
@@ -203,7 +206,8 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model full: V
         }
     }
     let wants = Set(request.maps).union(request.faithfulness ? [.tam] : [])
-    let options = ForwardOptions(keep: wants.contains(.rp) ? .allBlocks : .lastBlock, attentions: wants.contains(.rollout))
+    let options = ForwardOptions(keep: wants.contains(.rp) ? .allBlocks : .lastBlock, attentions: wants.contains(.rollout),
+                                 precision: request.singleMapPrecision)
     let result = try model.forward(pixels: image.pixels, batch: 1, height: h, width: w, options: options)
     let chosen = request.heads.flatMap { $0.targets(for: result.embedding(0)) }
     let targets = request.targets + chosen.map(\.target)

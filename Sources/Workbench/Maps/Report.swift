@@ -17,6 +17,9 @@ public struct ReportRequest: Sendable {
     public var render: RenderOptions
     /// Rank the concepts' own examples among the best matches too (marked); by default they are left out.
     public var includeExamples: Bool
+    /// The precision of the CDAM maps' passes (nil: the model's); TAM and the faithfulness curves run at the
+    /// model's `precision`.
+    public var singleMapPrecision: Precision? = nil
     /// Classes of linear heads (class CDAM), reported after the concepts like concepts (their training images
     /// take the examples' place).
     public var heads: [ClassTargets] = []
@@ -121,6 +124,11 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
         throw WorkbenchError.failed("\(final.path): cannot create the report folder (\(SafeWrite.reason(error)))")
     }
     let model = embedder.model.transformer
+    func singleMap(_ query: QueryRequest) -> QueryRequest {
+        var q = query
+        q.singleMapPrecision = request.singleMapPrecision
+        return q
+    }
     let resolved = try request.concepts.map { try resolveConcept($0, modelName: embedder.modelName, store: store) }
     let classTargets = try request.heads.flatMap { head in try head.fixedTargets().map { (head, $0.target, $0.classIndex) } }
     let targets = try resolved.map { try target(of: $0.concept, width: model.config.hiddenSize) } + classTargets.map(\.1)
@@ -186,8 +194,8 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
                                                    percentile: hit.percentile, example: hit.example)
             if let p = load(hit.image) {
                 progress("explaining \(hit.image)")
-                let q = try explain(p, request: QueryRequest(targets: [t], randomTargets: randoms.isEmpty ? [] : [randoms],
-                                                             significanceQ: request.significanceQ), model: model)
+                let q = try explain(p, request: singleMap(QueryRequest(targets: [t], randomTargets: randoms.isEmpty ? [] : [randoms],
+                                                                       significanceQ: request.significanceQ)), model: model)
                 let map = q.targets[0].maps["cdam"]!
                 entry.evidence = map.filter { $0 > 0 }.reduce(0, +)
                 entry.counterEvidence = map.filter { $0 < 0 }.reduce(0, +)
@@ -231,7 +239,7 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
             var entry = ReportDocument.RankedImage(rank: hit.rank, image: hit.image, sha256: hit.sha256, score: hit.score,
                                                    percentile: hit.percentile, example: hit.example)
             if let p = load(hit.image) {
-                let q = try explain(p, request: QueryRequest(targets: [t]), model: model)
+                let q = try explain(p, request: singleMap(QueryRequest(targets: [t])), model: model)
                 let map = q.targets[0].maps["cdam"]!
                 entry.evidence = map.filter { $0 > 0 }.reduce(0, +)
                 entry.counterEvidence = map.filter { $0 < 0 }.reduce(0, +)
@@ -258,6 +266,7 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
             progress("comparison maps for \(hit.image) (TAM: one forward pass per patch)")
             var query = QueryRequest(targets: [first], maps: request.comparisonMaps, faithfulness: true)
             query.averaged = request.averaged
+            query.singleMapPrecision = request.singleMapPrecision
             let q = try explain(p, request: query, model: model)
             var overlays: [String: String] = [:]
             let renderer = OverlayRenderer(p, options: request.render)
@@ -283,7 +292,7 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
         for (i, path) in paths.enumerated() {
             guard let p = load(path) else { continue }
             progress("concept grid: \(path)")
-            let q = try explain(p, request: QueryRequest(targets: targets), model: model)
+            let q = try explain(p, request: singleMap(QueryRequest(targets: targets)), model: model)
             var row: [String] = []
             let renderer = OverlayRenderer(p, options: request.render)
             for (k, t) in q.targets.enumerated() {

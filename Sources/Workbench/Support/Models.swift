@@ -109,7 +109,7 @@ public struct ModelRegistry {
     public func verify(_ name: String) throws -> String {
         let dir = try directory(of: name)
         let weights = dir.appendingPathComponent("model.safetensors")
-        guard let recorded = readRecord(dir)?["weights_sha256"] else { return try recordSHA(dir) }
+        guard let recorded = ModelRecordFile.read(in: dir)?.weightsSHA256 else { return try recordSHA(dir) }
         let actual = try ModelFetch.sha256Hex(of: weights)
         guard actual == recorded else {
             throw WorkbenchError.failed("\(weights.path): sha256 \(actual.prefix(16))… differs from the recorded \(recorded.prefix(16))…: the file changed after it was installed; run `cdam model fetch` (or import the model again)")
@@ -123,12 +123,12 @@ public struct ModelRegistry {
         let dir = try directory(of: name)
         let config = try ViTConfiguration.load(dir.appendingPathComponent("config.json"))
         let weights = dir.appendingPathComponent("model.safetensors")
-        let record = readRecord(dir)
+        let record = ModelRecordFile.read(in: dir)
         let size = (try? FileManager.default.attributesOfItem(atPath: weights.path)[.size] as? Int) ?? 0
-        let sha = try record?["weights_sha256"] ?? recordSHA(dir)
+        let sha = try record?.weightsSHA256 ?? recordSHA(dir)
         return InstalledModel(name: name, directory: dir.path, family: config.family.rawValue, width: config.hiddenSize,
                               layers: config.layers, heads: config.heads, patchSize: config.patchSize,
-                              weightsSHA256: sha, weightsBytes: size ?? 0, source: record?["source"],
+                              weightsSHA256: sha, weightsBytes: size ?? 0, source: record?.source,
                               isDefault: name == defaultName)
     }
 
@@ -197,9 +197,7 @@ public struct ModelRegistry {
                 try fm.copyItem(at: source.appendingPathComponent(file), to: staging.appendingPathComponent(file))
             }
             let sha = try ModelFetch.sha256Hex(of: staging.appendingPathComponent("model.safetensors"))
-            let record: [String: String] = ["name": name, "source": "imported from \(source.path)", "weights_sha256": sha]
-            let data = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys])
-            try data.write(to: staging.appendingPathComponent("cdam-model.json"))
+            try ModelRecordFile(name: name, source: "imported from \(source.path)", weightsSHA256: sha).write(in: staging)
             try fm.moveItem(at: staging, to: target)
         } catch {
             try? fm.removeItem(at: staging)
@@ -208,40 +206,30 @@ public struct ModelRegistry {
         return try info(name)
     }
 
-    func readRecord(_ dir: URL) -> [String: String]? {
-        guard let data = try? Data(contentsOf: dir.appendingPathComponent("cdam-model.json")),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
-        return object.compactMapValues { $0 as? String }
-    }
-
     /// The weights' recorded sha256, re-checked whenever the file's size or modification time changed since
     /// the last check (so a replaced or edited file is caught without hashing 88 MB on every run).
     /// - Throws: `WorkbenchError.failed` when the file no longer matches its recorded sha256.
     func verifiedSHA(_ dir: URL) throws -> String {
         let weights = dir.appendingPathComponent("model.safetensors")
-        guard var record = readRecord(dir), let recorded = record["weights_sha256"] else { return try recordSHA(dir) }
+        guard var record = ModelRecordFile.read(in: dir), let recorded = record.weightsSHA256 else { return try recordSHA(dir) }
         let attributes = try? FileManager.default.attributesOfItem(atPath: weights.path)
         let stamp = "\((attributes?[.size] as? Int) ?? -1):\(((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970) ?? 0)"
-        if record["verified_stamp"] == stamp { return recorded }
+        if record.verifiedStamp == stamp { return recorded }
         let actual = try ModelFetch.sha256Hex(of: weights)
         guard actual == recorded else {
             throw WorkbenchError.failed("\(weights.path): sha256 \(actual.prefix(16))… differs from the recorded \(recorded.prefix(16))…: the file changed after it was installed; run `cdam model fetch` (or import the model again)")
         }
-        record["verified_stamp"] = stamp
-        if let data = try? JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]) {
-            try? data.write(to: dir.appendingPathComponent("cdam-model.json"), options: .atomic)
-        }
+        record.verifiedStamp = stamp
+        try? record.write(in: dir)
         return recorded
     }
 
     /// Computes the weights' sha256 and records it, for models copied in by hand.
     func recordSHA(_ dir: URL) throws -> String {
         let sha = try ModelFetch.sha256Hex(of: dir.appendingPathComponent("model.safetensors"))
-        var record = readRecord(dir) ?? [:]
-        record["weights_sha256"] = sha
-        if let data = try? JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]) {
-            try? data.write(to: dir.appendingPathComponent("cdam-model.json"))
-        }
+        var record = ModelRecordFile.read(in: dir) ?? ModelRecordFile()
+        record.weightsSHA256 = sha
+        try? record.write(in: dir)
         return sha
     }
 }

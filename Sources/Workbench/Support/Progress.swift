@@ -20,7 +20,7 @@ public struct FileFailure: Codable, Sendable, Equatable {
 
     /// A failure with the error's own description.
     public init(image: String, error: Error) {
-        self.init(image: image, error: (error as? CustomStringConvertible)?.description ?? "\(error)")
+        self.init(image: image, error: "\(error)")
     }
 
     /// A failure whose message begins with the file's path (INTERFACE.md's rule), whatever the error said.
