@@ -195,10 +195,25 @@ extension WorkbenchSession {
     }
 
     /// `concept evaluate`: a stored concept judged again, with held-out positives when given (embedded with `input`).
+    /// With `chooseLayer` (`--layer auto`), its definition is also measured at the last three blocks, as `define`
+    /// chooses (`layerChoice`); the stored concept is not changed.
     public func evaluate(_ name: String, model: String?, background: String?, randomConcepts: Int, positives: [String],
-                         input: InputSettings, progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptEvaluation {
-        try evaluateConcept(name, modelName: model, collection: background, randomConcepts: randomConcepts, positives: positives,
-                            embedder: positives.isEmpty ? nil : try embedder(input), store: try store(), progress: progress)
+                         input: InputSettings, chooseLayer: Bool = false,
+                         progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptEvaluation {
+        var result = try evaluateConcept(name, modelName: model, collection: background, randomConcepts: randomConcepts,
+                                         positives: positives, embedder: positives.isEmpty ? nil : try embedder(input),
+                                         store: try store(), progress: progress)
+        if chooseLayer {
+            let embedder = try embedder(input)
+            let candidates = try LayerChoice.candidates(layers: embedder.model.transformer.config.layers).map { block in
+                var settings = input
+                settings.block = block
+                return try self.embedder(settings)
+            }
+            result.layerChoice = try measureStoredConceptLayers(name, modelName: model, embedders: candidates, store: try store(),
+                                                                progress: progress)
+        }
+        return result
     }
 }
 
@@ -230,6 +245,8 @@ public struct QueryOptions: Sendable {
     public var render = RenderOptions()
     public var averaged = AveragedMapSettings.workbench
     public var input = InputSettings()
+    /// A JSON or CSV file of labelled boxes: localisation figures for the targets named as its labels.
+    public var boxes: String?
 
     public init(images: [String]) { self.images = images }
 }
@@ -252,6 +269,11 @@ extension WorkbenchSession {
     /// `query`: per image and target, the score, its percentile and the maps asked for; pictures with `out`.
     /// Concepts (stored or built from examples) are defined at 224 whatever size the maps are drawn at.
     public func query(_ options: QueryOptions, progress: ((Int, Int) -> Void)? = nil) throws -> QueryOutcome {
+        guard options.fdr > 0, options.fdr < 1 else {
+            throw WorkbenchError.usage("--fdr \(options.fdr): give a false-discovery rate between 0 and 1 (0.05 is usual)")
+        }
+        // A bad boxes file is refused before any work.
+        let boxFile = try options.boxes.map { try BoxFile.load($0) }
         guard options.classes.isEmpty || options.head != nil else {
             throw WorkbenchError.usage("--class needs --head NAME: the head whose classes to explain (see `cdam head list`)")
         }
@@ -288,6 +310,7 @@ extension WorkbenchSession {
                                    randomTargets: randomTargets, significanceQ: options.fdr)
         request.heads = heads
         request.averaged = options.averaged
+        request.boxes = boxFile
         request.singleMapPrecision = try PrecisionSetting.resolve(options.input.precision, multiPass: false)
         if let note = MapSettings.costNote(maps: options.maps, settings: options.averaged, images: files.count) { warn(note) }
         if options.significance, randomTargets.allSatisfy(\.isEmpty) {
@@ -300,6 +323,10 @@ extension WorkbenchSession {
         }
         var report = runQuery(files, request: request, embedder: embedder, progress: progress)
         report.errors = missing + report.errors
+        if let boxFile, !report.results.isEmpty, !report.results.contains(where: { $0.targets.contains { $0.localisation != nil } }) {
+            let named = report.results.filter { boxFile.names(URL(fileURLWithPath: $0.image)) }.count
+            warn("warning: --boxes: no box matched an image and a target (\(named) of \(report.results.count) images named in \(boxFile.path); its labels: \(boxFile.labels.joined(separator: ", ")); a label must be a target's name)")
+        }
         return QueryOutcome(report: report, inputs: files.count + missing.count, failedConcepts: failedConcepts)
     }
 }
@@ -319,6 +346,10 @@ public struct ReportOptions: Sendable {
     public var out: URL
     /// The model (reports rank and draw at the concepts' size, 224, as `search` does).
     public var model: String?
+    /// Per-patch significance of the top images' maps against this many random concepts (0: none), at
+    /// false-discovery rate `significanceQ`; the significant patches are outlined.
+    public var significanceRandomConcepts = 0
+    public var significanceQ = 0.05
     /// The linear layers' precision: as `InputSettings.precision` (TAM and the faithfulness curves are multi-pass).
     public var precision: PrecisionChoice = .auto
 
@@ -340,6 +371,8 @@ extension WorkbenchSession {
         }
         request.comparisonMaps = options.maps
         request.averaged = options.averaged
+        request.significanceRandomConcepts = options.significanceRandomConcepts
+        request.significanceQ = options.significanceQ
         request.singleMapPrecision = try PrecisionSetting.resolve(options.precision, multiPass: false)
         if options.compare > 0 {
             // Token ablation dominates a report: say what it costs before it runs.

@@ -8,16 +8,17 @@ extension AveragedMapSettings.Perturbation: ExpressibleByArgument {}
 
 /// The settings of the `scdam` (Smooth CDAM) and `icdam` (Integrated CDAM) maps: shared by `query` and `report`.
 struct AveragedMapArguments: ParsableArguments {
-    @Option(name: .customLong("smooth-samples"), help: ArgumentHelp("scdam: noisy copies averaged (N; one pass each).", valueName: "n"))
+    // .unconditional: "-3" is read as the value (and refused with the range), not as an unknown option.
+    @Option(name: .customLong("smooth-samples"), parsing: .unconditional, help: ArgumentHelp("scdam: noisy copies averaged (N; one pass each).", valueName: "n"))
     var samples = 16
 
-    @Option(name: .customLong("smooth-sigma"), help: ArgumentHelp("scdam: the noise's standard deviation as a fraction of the input's range (max - min).", valueName: "fraction"))
+    @Option(name: .customLong("smooth-sigma"), parsing: .unconditional, help: ArgumentHelp("scdam: the noise's standard deviation as a fraction of the input's range (max - min).", valueName: "fraction"))
     var sigma: Float = 0.05
 
-    @Option(help: ArgumentHelp("scdam: the noise's seed (the same seed, the same map).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("scdam: the noise's seed (the same seed, the same map).", valueName: "n"))
     var seed: UInt64 = 0
 
-    @Option(name: .customLong("integrated-steps"), help: ArgumentHelp("icdam: steps M along the path (M + 1 passes with trapezoid, M with riemann).", valueName: "m"))
+    @Option(name: .customLong("integrated-steps"), parsing: .unconditional, help: ArgumentHelp("icdam: steps M along the path (M + 1 passes with trapezoid, M with riemann).", valueName: "m"))
     var steps = 16
 
     @Option(help: ArgumentHelp("icdam: where the path starts: a black image, the image blurred (sigma = side/16), or its mean colour.", valueName: "black|blurred|mean"))

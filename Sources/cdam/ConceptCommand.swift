@@ -196,12 +196,15 @@ extension ConceptCommand {
             discussion: """
             Uses the stored example embeddings; ranks them against the concept's stored negatives, or against a collection with --background. The concept itself is not changed.
 
+            --layer auto also measures the concept's definition (its example and negative files, its background collection, which must be indexed at each block) again at the last three blocks by leave-one-out AUC, and says which block `concept define --layer auto` would choose and why; the stored concept is not changed.
+
             Leave-one-out figures cannot see images of the concept hidden in an unlabelled background. Give held-out positives (images of the concept that were not examples) with --positives DIR: the stored concept then scores them against the background, and the AUC and precision@10 on them are the figures to trust.
 
             Examples:
               cdam concept evaluate dog
               cdam concept evaluate dog --background imagenet --positives more-dogs/
               cdam concept evaluate dog --positives more-dogs/ --json
+              cdam concept evaluate dog --layer auto
             """)
         @Argument(help: ArgumentHelp("The concept.", valueName: "name")) var name: String
         @Option(help: ArgumentHelp("Rank against this collection instead of the stored negatives.", valueName: "collection"))
@@ -220,7 +223,8 @@ extension ConceptCommand {
                 let progress = ProgressLine()
                 let result = try homeOptions.session().evaluate(name, model: modelOptions.model, background: background,
                                                                 randomConcepts: randomConcepts, positives: positives,
-                                                                input: try preprocess.settings(modelOptions), progress: progress.update)
+                                                                input: try preprocess.settings(modelOptions),
+                                                                chooseLayer: preprocess.layer == "auto", progress: progress.update)
                 progress.finish()
                 for failure in result.errors ?? [] { printError(failure.error) }
                 if output.json { try printJSON(result) } else { printEvaluation(result) }
@@ -245,6 +249,12 @@ func printEvaluation(_ result: ConceptEvaluation) {
                      h.positives, h.backgroundCount, h.auc, h.precisionAt10, h.chancePrecision))
         let shown = h.ranks.prefix(12).map { "\($0.image) \($0.rank)" }
         print("  their ranks among the background: " + shown.joined(separator: ", ") + (h.ranks.count > 12 ? ", ..." : ""))
+    }
+    if let choice = result.layerChoice {
+        for c in choice.candidates {
+            print("  block \(c.block): " + (c.auc.map { String(format: "leave-one-out AUC %.3f", $0) } ?? "not measured (\(c.problem ?? "no background"))"))
+        }
+        print("  layer: \(choice.reason)")
     }
     for warning in result.warnings ?? [] { print("  warning: \(warning)") }
 }

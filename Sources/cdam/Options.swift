@@ -54,7 +54,7 @@ struct PreprocessOptions: ParsableArguments {
     func parsedLayer() throws -> Int? {
         guard let layer, layer != "auto" else { return nil }
         guard let l = Int(layer), l >= 1 else {
-            throw ValidationError("--layer \(layer): expected a block number from 1 (the first) to the model's depth (12 for ViT-S/14), or auto with concept define")
+            throw ValidationError("--layer \(layer): expected a block number from 1 (the first) to the model's depth (12 for ViT-S/14), or auto with concept define and concept evaluate")
         }
         return l
     }

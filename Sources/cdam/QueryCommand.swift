@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attribution
 import Concepts
 import Foundation
 import Imaging
@@ -47,6 +48,8 @@ struct QueryCommand: AsyncParsableCommand {
 
         Comparison maps (--maps): am (last-block CLS attention), rollout, rp (Chefer et al.'s gradient-weighted attention rule), tam (token ablation: f(all) - f(without patch i); 1 forward pass per patch), scdam (Smooth CDAM: the mean CDAM map of --smooth-samples noisy copies), icdam (Integrated CDAM: dF/dT integrated along a path from a --baseline image to the input, times T). scdam and icdam cost about 16 passes each; --perturb tokens perturbs only the tokens entering the last attention and runs only the last block per copy. The JSON's mapSettings says which settings produced them.
 
+        Localisation (--boxes FILE): boxes of labelled objects, in the original image's pixels, as JSON ([{"image": "catdog.png", "label": "dog", "box": [x0, y0, x1, y1]}]) or CSV (image,label,x0,y0,x1,y1). An entry's image is a path or the end of one (the file name). For each map of a target whose name is a box's label (a concept's name, or a class label of --head), the share of the map's positive mass inside the label's boxes (their union; chance is the boxes' share of the image, also printed) and the pointing game (a hit when the centre of the patch of largest value lies in a box). In the JSON: "boxes" and "localisation" per target.
+
         Pictures (--out DIR): each map is drawn on the photo at its own aspect ratio (long side --overlay-size, default 512); warm colours are evidence, cool ones counter-evidence, and a patch's colour grows more opaque with the square root of |value|, so neutral patches leave the photo as it is. Each picture is labelled (target, kind, map, score, percentile, and the scale: the largest |value|, which the colour bar's ends stand for) and has its colour bar; AM and rollout, the same for every target, are written once per image. The panel puts the photo and every map in a grid at most 6 wide. With --crop, the part the model saw is outlined.
 
         Examples:
@@ -57,6 +60,7 @@ struct QueryCommand: AsyncParsableCommand {
           cdam query catdog.jpg --head pets --class dog --class cat --out maps/
           cdam query scene.jpg --head imagenet --class top5 --json
           cdam query scene.jpg --concept dog --maps cdam,scdam,icdam --baseline blurred --json
+          cdam query catdog.png --concept dog --concept cat --maps cdam,am,rp --boxes boxes.csv
         """)
 
     @Argument(help: "Image files or folders.")
@@ -101,6 +105,9 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("False-discovery rate of --significance.", valueName: "q"))
     var fdr = 0.05
 
+    @Option(help: ArgumentHelp("A JSON or CSV file of labelled boxes (image, label, x0,y0,x1,y1 in the original image's pixels): each map of a target named as a box's label on that image gets its positive mass inside the box(es) and the pointing game (is its largest value's patch inside).", valueName: "file"))
+    var boxes: String?
+
     @Option(help: ArgumentHelp("Write a PNG per target and map (on the photo at its aspect ratio, labelled, with its colour bar) and a panel per image (every map in a grid) here; names: IMAGE-HASH-TARGET-HASH-MAP.png, IMAGE-HASH-panel.png.", valueName: "dir"))
     var out: String?
 
@@ -130,6 +137,7 @@ struct QueryCommand: AsyncParsableCommand {
             options.out = out.map { URL(fileURLWithPath: $0) }
             options.render = try render.options()
             options.averaged = averaged.settings
+            options.boxes = boxes
             options.input = try preprocess.settings(modelOptions)
             let session = homeOptions.session()
             if output.json { session.warn = { if !$0.hasPrefix("background: ") { printError($0) } } }
@@ -168,6 +176,15 @@ func printQuery(_ report: QueryReport) {
             }
             print(line)
             if let path = t.overlays?["cdam"] { print("    \(path)") }
+            if let loc = t.localisation, let share = loc.values.first?.boxShare {
+                let order = MapKind.allCases.map(\.rawValue).filter { loc[$0] != nil }
+                let figures = order.map { name in
+                    String(format: "%@ %.2f %@", name, loc[name]!.massInBox, loc[name]!.pointingHit ? "hit" : "miss")
+                }
+                let count = t.boxes?.count ?? 0
+                print(String(format: "    %d box%@ of '%@' (%.0f%% of the image): share of the positive mass inside, pointing game: ", count, count == 1 ? "" : "es", t.name, 100 * share)
+                      + figures.joined(separator: ", "))
+            }
         }
         for c in r.contrasts ?? [] {
             print(String(format: "  contrast %@ / %@: map correlation %.2f, evidence overlap %.2f", c.a, c.b, c.correlation, c.evidenceOverlap))

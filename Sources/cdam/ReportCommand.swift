@@ -12,6 +12,7 @@ struct ReportCommand: AsyncParsableCommand {
 
         Example:
           cdam report fruit animal --collection samples --out report/
+          cdam report fruit --collection samples --significance --out report/
           cdam report --head pets --class dog --class cat --collection samples --out report/
         """)
 
@@ -42,6 +43,15 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Maps of the --compare images, comma-separated: cdam, am, rollout, rp, tam, and on request scdam, icdam (about 16 passes each).", valueName: "list"))
     var maps = "cdam,am,rollout,rp,tam"
 
+    @Flag(help: "Test each top image's CDAM map patch by patch against --random-concepts random concepts of the concept's kind (from its stored background; Benjamini-Hochberg at --fdr) and outline the significant patches.")
+    var significance = false
+
+    @Option(name: .customLong("random-concepts"), help: ArgumentHelp("R of --significance (the smallest p is 1/(R+1); keep R in the hundreds).", valueName: "r"))
+    var randomConcepts = 200
+
+    @Option(help: ArgumentHelp("False-discovery rate of --significance.", valueName: "q"))
+    var fdr = 0.05
+
     @OptionGroup(title: "Smooth and Integrated CDAM (--maps ...,scdam,icdam)") var averaged: AveragedMapArguments
 
     @OptionGroup var render: RenderArguments
@@ -52,6 +62,7 @@ struct ReportCommand: AsyncParsableCommand {
     func validate() throws {
         guard top > 0 else { throw ValidationError("--top \(top): give a positive number") }
         guard compare >= 0 else { throw ValidationError("--compare \(compare): give 0 or more") }
+        guard fdr > 0, fdr < 1 else { throw ValidationError("--fdr \(fdr): give a false-discovery rate between 0 and 1 (0.05 is usual)") }
         guard !concepts.isEmpty || head != nil else { throw ValidationError("name at least one concept, or --head NAME") }
         guard classNames.isEmpty || head != nil else { throw ValidationError("--class needs --head NAME") }
     }
@@ -69,6 +80,10 @@ struct ReportCommand: AsyncParsableCommand {
             options.averaged = averaged.settings
             options.render = try render.options()
             options.model = modelOptions.model
+            if significance {
+                options.significanceRandomConcepts = randomConcepts
+                options.significanceQ = fdr
+            }
             options.precision = try modelOptions.precisionChoice()
             let start = Date()
             let document = try homeOptions.session().report(options) { message in

@@ -79,3 +79,25 @@ private func wideImage() -> RGBImage {
     let one = try decodeImage(contentsOf: URL(fileURLWithPath: cdam[0])).image
     #expect(one.width == 256)
 }
+
+@Test func significantPatchesAreOutlinedAndBlocksNamed() {
+    // A 320 x 320 photo (label scale 1: 1 px lines), 16 x 16 patches of 20 px: patches (5, 5) and (5, 6) significant.
+    let photo = RGBImage(width: 320, height: 320, fill: (128, 128, 128))
+    let renderer = OverlayRenderer(original: photo, preprocessing: Preprocessing(size: 224), options: RenderOptions(size: 320))
+    let map = [Float](repeating: 0, count: 256)
+    let plain = renderer.tile(map, grid: [16, 16], lines: [])
+    let outlined = renderer.tile(map, grid: [16, 16], lines: [], outlined: [5 * 16 + 5, 5 * 16 + 6])
+    let strip = outlined.height - 320
+    #expect(plain == renderer.tile(map, grid: [16, 16], lines: [], outlined: []))
+    // The boundary of the pair: x 100...140, y 100...120; a white line on black, the inside untouched.
+    #expect(outlined[120, strip + 100] == (255, 255, 255))     // top edge, between the two patches
+    #expect(outlined[100, strip + 110] == (255, 255, 255))     // left edge
+    #expect(outlined[140, strip + 110] == (255, 255, 255))     // right edge
+    #expect(outlined[120, strip + 99] == (0, 0, 0) && outlined[120, strip + 101] == (0, 0, 0))   // black on both sides of it
+    #expect(outlined[120, strip + 110] == (128, 128, 128))     // the shared edge (5,5)|(5,6) is not drawn
+    #expect(outlined[60, strip + 60] == (128, 128, 128))       // far away: the photo
+    // Labels: the significance note and a concept at an earlier block.
+    #expect(significanceNote([1, 2]) == "outlined: 2 significant" && significanceNote([]) == "no patch significant")
+    let lines = renderer.lines(target: "dog", kind: "centred", map: .cdam, values: map, score: 1, percentile: nil, block: 11)
+    #expect(lines[0] == "dog @block11 (centred)")
+}

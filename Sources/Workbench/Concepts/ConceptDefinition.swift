@@ -324,13 +324,11 @@ public struct LayerChoice: Codable, Sendable, Equatable {
     }
 }
 
-/// Defines a concept at the block whose CLS separates its examples from the background best: the concept is
-/// measured (not stored) at each of `embedders`' blocks, by leave-one-out AUC, and stored at the best
+/// Measures a definition (not stored) at each of `embedders`' blocks by leave-one-out AUC and picks the best
 /// (the later block on a tie within 0.005; the last block when nothing could be measured).
-/// - Throws: as `defineConcept`, when the concept cannot be defined at the chosen block.
-public func defineConceptChoosingLayer(_ definition: ConceptDefinition, embedders: [ModelEmbedder], store: Store,
-                                       replace: Bool = false, batchSize: Int = 8,
-                                       progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptSummary {
+/// - Throws: `WorkbenchError.usage` when the definition itself is wrong.
+public func measureLayers(_ definition: ConceptDefinition, embedders: [ModelEmbedder], store: Store, replace: Bool = true,
+                          batchSize: Int = 8, progress: ((LibraryProgress) -> Void)? = nil) throws -> (choice: LayerChoice, chosen: ModelEmbedder) {
     precondition(!embedders.isEmpty)
     let layers = embedders[0].model.transformer.config.layers
     var candidates: [LayerChoice.Candidate] = []
@@ -360,9 +358,20 @@ public func defineConceptChoosingLayer(_ definition: ConceptDefinition, embedder
         chosen = embedders.first { $0.block == nil } ?? embedders[0]
         reason = "block \(chosen.block ?? layers): no block could be measured (\(figures)); a background (--background or --negatives) lets --layer auto compare blocks"
     }
+    return (LayerChoice(candidates: candidates, block: chosen.block ?? layers, reason: reason), chosen)
+}
+
+/// Defines a concept at the block whose CLS separates its examples from the background best (`measureLayers`)
+/// and stores it there.
+/// - Throws: as `defineConcept`, when the concept cannot be defined at the chosen block.
+public func defineConceptChoosingLayer(_ definition: ConceptDefinition, embedders: [ModelEmbedder], store: Store,
+                                       replace: Bool = false, batchSize: Int = 8,
+                                       progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptSummary {
+    let (choice, chosen) = try measureLayers(definition, embedders: embedders, store: store, replace: replace,
+                                             batchSize: batchSize, progress: progress)
     var summary = try defineConcept(definition, embedder: chosen, store: store, replace: replace, batchSize: batchSize,
                                     progress: progress)
-    summary.layerChoice = LayerChoice(candidates: candidates, block: chosen.block ?? layers, reason: reason)
+    summary.layerChoice = choice
     return summary
 }
 

@@ -19,6 +19,27 @@ public struct ConceptEvaluation: Codable, Sendable {
     public var warnings: [String]?
     /// Held-out files that could not be used.
     public var errors: [FileFailure]?
+    /// With `--layer auto`: the concept's definition measured again at each candidate block.
+    public var layerChoice: LayerChoice? = nil
+}
+
+/// `concept evaluate --layer auto`: the stored concept's definition (its example and negative files, its
+/// background collection, its kind) measured again, not stored, at each of `embedders`' blocks by
+/// leave-one-out AUC, as `concept define --layer auto` chooses; the block it would choose, and why.
+/// A background collection must be indexed at each block (`cdam index DIR --collection C --layer L`);
+/// a block where it is not is reported with the problem.
+/// - Throws: `WorkbenchError` for an unknown concept or one whose stored definition cannot be read.
+public func measureStoredConceptLayers(_ name: String, modelName: String? = nil, embedders: [ModelEmbedder], store: Store,
+                                       progress: ((LibraryProgress) -> Void)? = nil) throws -> LayerChoice {
+    let (record, _) = try resolveConcept(name, modelName: modelName, store: store)
+    guard let definition = try? JSONDecoder().decode(ConceptDefinition.self, from: Data(record.definition.utf8)),
+          !definition.examples.isEmpty else {
+        throw WorkbenchError.failed("concept '\(record.name)': its stored definition names no example files (imported?), so it cannot be measured at other blocks; define it again with --layer auto")
+    }
+    var measured = definition
+    measured.name = record.name
+    measured.randomConcepts = 0   // the AUC decides; the significance test is not needed per block
+    return try measureLayers(measured, embedders: embedders, store: store, replace: true, progress: progress).choice
 }
 
 /// The stored concept, as it is, scoring positives that were not among its examples against the background.

@@ -66,12 +66,38 @@ public struct OverlayRenderer {
         self.init(original: image.original, preprocessing: image.preprocessing, options: options)
     }
 
-    /// The map (gh x gw, row-major) over the image, under `lines` of label.
-    public func tile(_ map: [Float], grid: [Int], lines: [String]) -> RGBImage {
+    /// The map (gh x gw, row-major) over the image, under `lines` of label; with `outlined` (row-major
+    /// patch indices, e.g. the significant patches of `--significance`), the boundary of those patches drawn
+    /// over it.
+    public func tile(_ map: [Float], grid: [Int], lines: [String], outlined: [Int]? = nil) -> RGBImage {
         let t = scaledHeat(map, style: options.style)
-        let heat = blendHeat(t, gridHeight: grid[0], gridWidth: grid[1], over: base, region: region,
+        var heat = blendHeat(t, gridHeight: grid[0], gridWidth: grid[1], over: base, region: region,
                              opacity: options.opacity, upsampling: options.style.upsampling)
+        if let outlined, !outlined.isEmpty { outline(patches: outlined, grid: grid, on: &heat) }
         return labelled(heat, lines: padded(lines), scale: scale)
+    }
+
+    /// Draws the boundary between a set of patches and the rest: each edge of a patch in the set whose
+    /// neighbour across it is not in the set, a black line with a white one inside it (seen on any colour).
+    func outline(patches: [Int], grid: [Int], on image: inout RGBImage) {
+        let gh = grid[0], gw = grid[1]
+        var inSet = [Bool](repeating: false, count: gh * gw)
+        for i in patches where i >= 0 && i < inSet.count { inSet[i] = true }
+        func x(_ c: Int) -> Int { Int((region.x + Double(c) * region.width / Double(gw)).rounded()) }
+        func y(_ r: Int) -> Int { Int((region.y + Double(r) * region.height / Double(gh)).rounded()) }
+        let line = max(1, scale)
+        for (pass, color) in [(0, (r: UInt8(0), g: UInt8(0), b: UInt8(0))), (1, (r: UInt8(255), g: UInt8(255), b: UInt8(255)))] {
+            // The black line is 3 widths wide around the edge, the white one 1 width at its centre.
+            let half = pass == 0 ? line + line / 2 : line / 2
+            let thick = pass == 0 ? 3 * line : line
+            for r in 0..<gh { for c in 0..<gw where inSet[r * gw + c] {
+                let x0 = x(c), x1 = x(c + 1), y0 = y(r), y1 = y(r + 1)
+                if r == 0 || !inSet[(r - 1) * gw + c] { image.fill(x0: x0 - half, y0: y0 - half, x1: x1 + half, y1: y0 - half + thick, color: color) }
+                if r == gh - 1 || !inSet[(r + 1) * gw + c] { image.fill(x0: x0 - half, y0: y1 - half, x1: x1 + half, y1: y1 - half + thick, color: color) }
+                if c == 0 || !inSet[r * gw + c - 1] { image.fill(x0: x0 - half, y0: y0 - half, x1: x0 - half + thick, y1: y1 + half, color: color) }
+                if c == gw - 1 || !inSet[r * gw + c + 1] { image.fill(x0: x1 - half, y0: y0 - half, x1: x1 - half + thick, y1: y1 + half, color: color) }
+            } }
+        }
     }
 
     /// The image itself, labelled, for the first tile of a panel.
@@ -115,13 +141,15 @@ public struct OverlayRenderer {
         return String(format: "%.4g", x)
     }
 
-    /// The label of a target's map: target and kind; map, score and percentile; the colour scale.
+    /// The label of a target's map: target (with its block when not the last: "dog @block11") and kind;
+    /// map, score and percentile; the colour scale.
     public func lines(target name: String, kind: String, map: MapKind, values: [Float], score: Float?,
-                      percentile: Double?, note: String? = nil) -> [String] {
+                      percentile: Double?, note: String? = nil, block: Int? = nil) -> [String] {
         var second = map.title
         if let score { second += "  score \(Self.number(score))" }
         if let percentile { second += String(format: "  %.1f%%ile", percentile) }
-        return ["\(name) (\(kind))" + (note.map { "  " + $0 } ?? ""), second, scaleLine(values)]
+        let shown = block.map { "\(name) @block\($0)" } ?? name
+        return ["\(shown) (\(kind))" + (note.map { "  " + $0 } ?? ""), second, scaleLine(values)]
     }
 
     /// The label of a map that does not depend on the target (AM, rollout).
@@ -159,13 +187,13 @@ func renderQueryImages(_ entry: inout QueryImage, image: PreparedImage, director
     let stem = String(slug(image.url.deletingPathExtension().lastPathComponent).prefix(60)) + "-" + image.sha256.prefix(8)
     let renderer = OverlayRenderer(image, options: render)
     let seen = image.preprocessing.crop ? "the model saw the outlined part" : "grid \(entry.grid[0])x\(entry.grid[1]) over the whole image"
-    var jobs: [(map: [Float], lines: [String], url: URL)] = []
+    var jobs: [(map: [Float], lines: [String], url: URL, outlined: [Int]?)] = []
     var shared: [MapKind: String] = [:]
     if let first = entry.targets.first {
         for kind in [MapKind.am, .rollout] {
             guard let map = first.maps[kind.rawValue] else { continue }
             let url = directory.appendingPathComponent("\(stem)-\(kind.rawValue).png")
-            jobs.append((map, renderer.lines(targetFree: kind, values: map), url))
+            jobs.append((map, renderer.lines(targetFree: kind, values: map), url, nil))
             shared[kind] = url.path
         }
     }
@@ -176,8 +204,11 @@ func renderQueryImages(_ entry: inout QueryImage, image: PreparedImage, director
         for kind in [MapKind.cdam, .rp, .tam] {
             guard let map = t.maps[kind.rawValue] else { continue }
             let url = directory.appendingPathComponent("\(stem)-\(fileKey(t.name))-\(kind.rawValue).png")
+            // The significant patches of --significance are outlined on the CDAM map they were tested on.
+            let significant = kind == .cdam ? t.significance?.significant : nil
             jobs.append((map, renderer.lines(target: t.name, kind: t.kind, map: kind, values: map, score: t.score,
-                                             percentile: t.percentile), url))
+                                             percentile: t.percentile, note: significant.map(significanceNote), block: t.block),
+                         url, significant))
             overlays[kind.rawValue] = url.path
         }
         entry.targets[k].overlays = overlays
@@ -189,7 +220,7 @@ func renderQueryImages(_ entry: inout QueryImage, image: PreparedImage, director
     let grid = entry.grid
     DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
         let job = jobs[i]
-        let tile = renderer.tile(job.map, grid: grid, lines: job.lines)
+        let tile = renderer.tile(job.map, grid: grid, lines: job.lines, outlined: job.outlined)
         let result = Result { try writePNG(renderer.withBar(tile, map: job.map), to: job.url, threads: 1) }
         lock.lock()
         tiles[i] = tile
@@ -201,6 +232,11 @@ func renderQueryImages(_ entry: inout QueryImage, image: PreparedImage, director
     let panelURL = directory.appendingPathComponent("\(stem)-panel.png")
     try writePNG(renderer.panel([photo] + tiles.compactMap { $0 }), to: panelURL)
     entry.panel = panelURL.path
+}
+
+/// The label note of a map with its significant patches outlined.
+func significanceNote(_ significant: [Int]) -> String {
+    significant.isEmpty ? "no patch significant" : "outlined: \(significant.count) significant"
 }
 
 /// Encodes and writes a PNG atomically, compressing on up to `threads` cores.

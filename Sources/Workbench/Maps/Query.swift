@@ -60,6 +60,12 @@ public struct QueryTarget: Codable, Sendable {
     public var overlays: [String: String]?
     /// With `--significance`: which patches' evidence exceeds R random concepts' (FDR-corrected).
     public var significance: PatchSignificance?
+    /// With `--boxes`: the boxes whose label is this target's name (original image pixels), and per map
+    /// asked for, its positive mass inside them and the pointing game.
+    public var boxes: [PixelBox]? = nil
+    public var localisation: [String: BoxLocalisation]? = nil
+    /// The block whose CLS embedding the target scores, when it is not the last (its map is taken there).
+    public var block: Int? = nil
     /// A class target (kind `class`): its head, the head's softmax probability of the class and its rank (1: predicted).
     public var head: String? = nil
     public var probability: Double? = nil
@@ -141,6 +147,8 @@ public struct QueryRequest: Sendable {
     public var heads: [ClassTargets] = []
     /// Settings of the `scdam` and `icdam` maps.
     public var averaged = AveragedMapSettings.workbench
+    /// Boxes of labelled objects: every map of a target named as a box's label gets localisation figures.
+    public var boxes: BoxFile? = nil
     /// The precision of the one pass that CDAM, AM, rollout and RP read (nil: the model's). The multi-pass
     /// maps (TAM, Smooth/Integrated CDAM, faithfulness curves) run at the model's `precision`.
     public var singleMapPrecision: Precision? = nil
@@ -238,6 +246,7 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model full: V
         randomizedMaps = cdam(random, r, image: 0, targets: targets).maps
     }
     var out: [QueryTarget] = []
+    var boxWarnings: [String] = []
     for (k, target) in targets.enumerated() {
         var figures: [String: MapFigures]? = nil
         if request.faithfulness, let scorer, let tam = perTarget[k][MapKind.tam.rawValue] {
@@ -266,13 +275,28 @@ public func explain(_ image: PreparedImage, request: QueryRequest, model full: V
         out.append(QueryTarget(name: target.name, kind: target.kind.rawValue, score: cdamResult.scores[k],
                                percentile: reference?.percentile(of: cdamResult.scores[k]), percentileOf: reference?.label,
                                maps: shown, figures: figures, overlays: nil, significance: significance))
+        if let b = target.block, b < full.config.layers { out[k].block = b }
+        if let file = request.boxes {
+            let boxes = file.boxes(for: image.url, label: target.name)
+            if !boxes.isEmpty {
+                let region = image.preprocessing.inputRegion(width: image.original.width, height: image.original.height)
+                let coverage = BoxCoverage(boxes: boxes, gridHeight: result.gridHeight, gridWidth: result.gridWidth, region: region)
+                out[k].boxes = boxes
+                out[k].localisation = shown.mapValues { BoxLocalisation(map: $0, coverage: coverage) }
+                boxWarnings += boxes.compactMap { b in
+                    b.x1 > Double(image.original.width) + 1 || b.y1 > Double(image.original.height) + 1
+                        ? String(format: "box of '%@' (%g,%g,%g,%g) reaches beyond the image (%dx%d): boxes are in the original image's pixels",
+                                 target.name, b.x0, b.y0, b.x1, b.y1, image.original.width, image.original.height) : nil
+                }
+            }
+        }
     }
     for (i, c) in chosen.enumerated() {
         let k = request.targets.count + i
         out[k].head = c.head; out[k].probability = c.probability; out[k].rank = c.rank
     }
     let similar = SimilarMaps.find(names: targets.map(\.name), maps: cdamResult.maps)
-    let warnings = image.warnings + [SimilarMaps.warning(similar)].compactMap { $0 }
+    let warnings = image.warnings + boxWarnings + [SimilarMaps.warning(similar)].compactMap { $0 }
     var contrasts: [MapContrast]? = nil
     if request.faithfulness, targets.count > 1 {
         contrasts = targets.indices.flatMap { a in (a + 1..<targets.count).map { b in

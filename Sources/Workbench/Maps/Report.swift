@@ -26,6 +26,11 @@ public struct ReportRequest: Sendable {
     /// The maps of the comparison images (Smooth and Integrated CDAM only when listed: ~16 passes each).
     public var comparisonMaps = MapKind.comparison
     public var averaged = AveragedMapSettings.workbench
+    /// Per-patch significance of each concept's top images' CDAM maps against this many random concepts
+    /// of its kind (0: none); the significant patches are outlined on the overlays.
+    public var significanceRandomConcepts = 0
+    /// False-discovery rate of the per-patch significance.
+    public var significanceQ = 0.05
 
     public init(concepts: [String], collection: String? = nil, top: Int = 8, comparisonImages: Int = 2,
                 outDirectory: URL, render: RenderOptions = RenderOptions(), includeExamples: Bool = false) {
@@ -57,6 +62,8 @@ public struct ReportDocument: Codable, Sendable {
         public var percentile: Double?
         /// One of the concept's examples (shown only with `includeExamples`).
         public var example: Bool = false
+        /// With significance: the patches whose evidence exceeds the random concepts' (FDR-corrected), row-major.
+        public var significantPatches: [Int]? = nil
     }
     public struct ConceptSection: Codable, Sendable {
         public var concept: ConceptSummary
@@ -173,20 +180,33 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
         for hit in try index.search(t, top: index.matrix.count, marking: examples) {
             csv += "\(csvField(t.name)),\(hit.rank),\(hit.score),\(hit.percentile.map { String(format: "%.2f", $0) } ?? ""),\(hit.example ? 1 : 0),\(hit.sha256),\(csvField(hit.image))\n"
         }
+        // Random concepts of its kind for per-patch significance, built from its stored background.
+        let randoms = request.significanceRandomConcepts > 0
+            ? try storedTargets(names: [record.name], contrasts: [], modelName: embedder.modelName,
+                                randomConcepts: request.significanceRandomConcepts, store: store).randomTargets.first ?? []
+            : []
+        if request.significanceRandomConcepts > 0, randoms.isEmpty {
+            notes.append("'\(t.name)' has no stored background to draw random concepts from: its maps are not tested for significance")
+        }
         var top: [ReportDocument.RankedImage] = []
         for hit in hits.prefix(request.top) {
             var entry = ReportDocument.RankedImage(rank: hit.rank, image: hit.image, sha256: hit.sha256, score: hit.score,
                                                    percentile: hit.percentile, example: hit.example)
             if let p = load(hit.image) {
                 progress("explaining \(hit.image)")
-                let q = try explain(p, request: singleMap(QueryRequest(targets: [t])), model: model)
+                let q = try explain(p, request: singleMap(QueryRequest(targets: [t], randomTargets: randoms.isEmpty ? [] : [randoms],
+                                                                       significanceQ: request.significanceQ)), model: model)
                 let map = q.targets[0].maps["cdam"]!
                 entry.evidence = map.filter { $0 > 0 }.reduce(0, +)
                 entry.counterEvidence = map.filter { $0 < 0 }.reduce(0, +)
+                let significant = q.targets[0].significance?.significant
+                entry.significantPatches = significant
                 let renderer = OverlayRenderer(p, options: request.render)
+                let note = "#\(hit.rank)" + (hit.example ? " EXAMPLE" : "") + (significant.map { "  " + significanceNote($0) } ?? "")
                 let lines = renderer.lines(target: t.name, kind: t.kind.rawValue, map: .cdam, values: map, score: hit.score,
-                                           percentile: hit.percentile, note: "#\(hit.rank)" + (hit.example ? " EXAMPLE" : ""))
-                entry.overlay = try saveJPEG(renderer.tile(map, grid: q.grid, lines: lines), "\(fileKey(t.name))-top\(hit.rank)-cdam.jpg")
+                                           percentile: hit.percentile, note: note, block: q.targets[0].block)
+                entry.overlay = try saveJPEG(renderer.tile(map, grid: q.grid, lines: lines, outlined: significant),
+                                             "\(fileKey(t.name))-top\(hit.rank)-cdam.jpg")
             }
             top.append(entry)
         }
@@ -254,7 +274,8 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
             for (name, map) in r.maps.sorted(by: { $0.key < $1.key }) {
                 guard let kind = MapKind(rawValue: name) else { continue }
                 let lines = kind == .am || kind == .rollout ? renderer.lines(targetFree: kind, values: map)
-                    : renderer.lines(target: r.name, kind: r.kind, map: kind, values: map, score: r.score, percentile: hit.percentile)
+                    : renderer.lines(target: r.name, kind: r.kind, map: kind, values: map, score: r.score, percentile: hit.percentile,
+                                     block: r.block)
                 overlays[name] = try saveJPEG(renderer.tile(map, grid: q.grid, lines: lines), "compare-\(hit.rank)-\(name).jpg")
             }
             comparisons.append(.init(image: hit.image, concept: first.name, score: hit.score, overlays: overlays,
@@ -276,7 +297,8 @@ public func buildReport(_ request: ReportRequest, embedder: ModelEmbedder, store
             let renderer = OverlayRenderer(p, options: request.render)
             for (k, t) in q.targets.enumerated() {
                 let map = t.maps["cdam"]!
-                let lines = renderer.lines(target: t.name, kind: t.kind, map: .cdam, values: map, score: t.score, percentile: nil)
+                let lines = renderer.lines(target: t.name, kind: t.kind, map: .cdam, values: map, score: t.score, percentile: nil,
+                                           block: t.block)
                 row.append(try saveJPEG(renderer.tile(map, grid: q.grid, lines: lines), "grid-\(i)-\(k).jpg"))
             }
             g.images.append(path)
