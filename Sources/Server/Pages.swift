@@ -9,11 +9,27 @@ enum Pages {
     #concepts label { display: inline-block; margin: 0.2em 0.8em 0.2em 0; }
     .tiles { display: flex; flex-wrap: wrap; gap: 12px; } .tile { max-width: 520px; }
     .tile img { max-width: 100%; display: block; } .error { color: #a00; } .working { color: #a60; }
+    .grid { display: flex; flex-wrap: wrap; gap: 8px; } .cell { width: 150px; font-size: 0.8em; }
+    .cell img { width: 150px; height: 120px; object-fit: cover; display: block; }
+    .hit { width: 260px; } .hit img { width: 260px; display: block; }
     table { border-collapse: collapse; } td, th { padding: 0.2em 0.8em; text-align: left; border-bottom: 1px solid #eee; }
     </style>
     """
 
-    static let nav = #"<nav><a href="./">Explain</a><a href="concepts">Concepts</a></nav>"#
+    static let nav = #"<nav><a href="./">Explain</a><a href="concepts">Concepts</a><a href="search">Search</a><a href="define">Define</a></nav>"#
+
+    /// The token (when the server needs one) carried over to API calls, and small helpers every page uses.
+    static let common = """
+    const token = new URLSearchParams(location.search).get('token');
+    const api = (path) => path + (token ? (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : '');
+    const el = (tag, props, ...children) => { const e = document.createElement(tag); Object.assign(e, props || {}); e.append(...children); return e; };
+    async function getJSON(path, options) {
+      const response = await fetch(api(path), options);
+      const doc = await response.json();
+      if (!response.ok) throw new Error(doc.error || response.statusText);
+      return doc;
+    }
+    """
 
     /// Explain: upload a photo, tick concepts, see each concept's CDAM map on the photo.
     static let explain = """
@@ -109,6 +125,118 @@ enum Pages {
         rows.append(tr);
       }
     }).catch(e => { document.getElementById('status').textContent = 'cannot list concepts: ' + e; });
+    </script>
+    </body></html>
+    """
+
+    /// Search: a concept's best matches among the stored images, ten at a time, each with its map on request.
+    static let search = """
+    <!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>cdam: search</title>\(style)</head><body>
+    \(nav)
+    <h1>Which stored photos match a concept?</h1>
+    <p class="muted">Ranked by the concept's score over every stored embedding (one matrix product, no model run);
+    the concept's own examples are left out. "map" explains one hit.</p>
+    <p><select id="concept"></select> <input id="collection" placeholder="collection (all)"> <button id="go">Search</button>
+       <span id="status"></span></p>
+    <div id="hits" class="grid"></div>
+    <p><button id="more" hidden>Ten more</button></p>
+    <script>
+    \(common)
+    let shown = 0;
+    const status = document.getElementById('status');
+    getJSON('api/concepts').then(list => {
+      for (const c of list) document.getElementById('concept').append(el('option', { value: c.name, textContent: c.name + ' (' + c.kind + ')' }));
+    }).catch(e => { status.textContent = e.message; status.className = 'error'; });
+    async function page() {
+      const concept = document.getElementById('concept').value, collection = document.getElementById('collection').value;
+      status.textContent = 'working…'; status.className = 'working';
+      try {
+        const doc = await getJSON('api/search?concept=' + encodeURIComponent(concept) + '&top=' + (shown + 10)
+          + (collection ? '&collection=' + encodeURIComponent(collection) : ''));
+        const hits = document.getElementById('hits');
+        for (const hit of doc.results.slice(shown)) {
+          const img = el('img', { src: api('api/images/' + hit.sha256), alt: hit.image, loading: 'lazy' });
+          const button = el('button', { textContent: 'map' });
+          button.onclick = async () => {
+            button.disabled = true; button.textContent = 'working…';
+            try {
+              const explained = await getJSON('api/images/' + hit.sha256 + '/explain?concept=' + encodeURIComponent(concept));
+              const url = explained.results[0].targets[0].overlays.cdam;
+              if (url) img.src = url;
+              button.textContent = 'map shown';
+            } catch (e) { button.textContent = e.message; }
+          };
+          const pct = hit.percentile == null ? '' : ' · ' + hit.percentile.toFixed(1) + ' %ile';
+          hits.append(el('div', { className: 'hit' }, img,
+            el('div', { className: 'muted', textContent: '#' + hit.rank + ' score ' + hit.score.toPrecision(4) + pct }),
+            el('div', { className: 'muted', textContent: hit.image.split('/').pop() }), button));
+        }
+        shown = doc.results.length;
+        document.getElementById('more').hidden = doc.results.length < shown || doc.results.length % 10 !== 0;
+        status.textContent = shown + ' shown'; status.className = '';
+      } catch (e) { status.textContent = e.message; status.className = 'error'; }
+    }
+    document.getElementById('go').onclick = () => { shown = 0; document.getElementById('hits').textContent = ''; page(); };
+    document.getElementById('more').onclick = page;
+    </script>
+    </body></html>
+    """
+
+    /// Define: tick stored images of a collection as examples (and negatives), see the figures, save.
+    static let define = """
+    <!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>cdam: define</title>\(style)</head><body>
+    \(nav)
+    <h1>Define a concept from stored photos</h1>
+    <p class="muted">Pick a collection, tick examples of the concept (E) and, for the discriminative kinds, images that
+    are not it (N). "Measure" computes the figures and the verdict without storing anything; "Save" stores the concept.</p>
+    <p><select id="collection"></select> <button id="load">Show images</button></p>
+    <p><input id="name" placeholder="concept name"> <select id="kind">
+       <option>centred</option><option>probe</option><option>whitened</option><option>contrast</option><option>mean</option><option>cosine</option>
+       </select> <label><input type="checkbox" id="asBackground" checked> the collection's other images are the background</label></p>
+    <p><button id="measure">Measure</button> <button id="save">Save</button> <span id="status"></span></p>
+    <div id="figures"></div>
+    <div id="images" class="grid"></div>
+    <script>
+    \(common)
+    const status = document.getElementById('status');
+    const say = (text, kind) => { status.textContent = text; status.className = kind || ''; };
+    getJSON('api/collections').then(list => {
+      if (list.length === 0) say('No collections yet: index a folder with `cdam index DIR --collection NAME`.', 'error');
+      for (const c of list) document.getElementById('collection').append(el('option', { value: c.name, textContent: c.name + ' (' + c.imageCount + ')' }));
+    }).catch(e => say(e.message, 'error'));
+    document.getElementById('load').onclick = async () => {
+      const name = document.getElementById('collection').value;
+      try {
+        const doc = await getJSON('api/collections/' + encodeURIComponent(name) + '?limit=500');
+        const grid = document.getElementById('images'); grid.textContent = '';
+        for (const image of doc.images) {
+          const e = el('input', { type: 'checkbox', className: 'example', value: image.sha256 });
+          const n = el('input', { type: 'checkbox', className: 'negative', value: image.sha256 });
+          grid.append(el('div', { className: 'cell' }, el('img', { src: api('api/images/' + image.sha256), alt: image.path, loading: 'lazy' }),
+            el('label', {}, e, 'E '), el('label', {}, n, 'N '), image.path.split('/').pop()));
+        }
+        say(doc.images.length + ' images');
+      } catch (e) { say(e.message, 'error'); }
+    };
+    async function submit(save) {
+      const ticked = (cls) => [...document.querySelectorAll('input.' + cls + ':checked')].map(i => i.value);
+      const body = { name: document.getElementById('name').value || 'untitled', kind: document.getElementById('kind').value,
+                     examples: ticked('example'), negatives: ticked('negative'), save, replace: save };
+      if (document.getElementById('asBackground').checked) body.background = document.getElementById('collection').value;
+      if (body.examples.length === 0) { say('tick at least one example (E)', 'error'); return; }
+      say('working…', 'working');
+      try {
+        const s = await getJSON('api/concepts', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+        const q = s.quality || {};
+        const figures = document.getElementById('figures'); figures.textContent = '';
+        figures.append(el('p', {}, el('b', { textContent: 'Verdict: ' }), (s.verdict ? s.verdict.text : 'not judged')),
+          el('p', { className: 'muted', textContent: s.examples + ' examples, background ' + s.background + ' (' + s.backgroundImages + ' images)'
+            + (q.auc != null ? ', leave-one-out AUC ' + q.auc.toFixed(3) : '') + (q.pDescription ? ', ' + q.pDescription : '') }));
+        say(save ? 'saved as ' + s.name : 'measured (not stored)');
+      } catch (e) { say(e.message, 'error'); }
+    }
+    document.getElementById('measure').onclick = () => submit(false);
+    document.getElementById('save').onclick = () => submit(true);
     </script>
     </body></html>
     """

@@ -45,6 +45,19 @@ final class Worker: @unchecked Sendable {
     }
 }
 
+/// `POST /api/concepts`: a concept from stored images (by sha256).
+struct DefineRequest: Codable, Sendable {
+    var name: String
+    var kind: String
+    var description: String?
+    var examples: [String]
+    var negatives: [String]?
+    var background: String?
+    /// Store it (default: measure only).
+    var save: Bool?
+    var replace: Bool?
+}
+
 /// An error as the API returns it: the same one-line message the command line prints.
 struct APIError: Error, Codable {
     var error: String
@@ -60,6 +73,77 @@ public enum WorkbenchServer {
 
         router.get("/") { _, _ in html(Pages.explain) }
         router.get("/concepts") { _, _ in html(Pages.concepts) }
+        router.get("/search") { _, _ in html(Pages.search) }
+        router.get("/define") { _, _ in html(Pages.define) }
+
+        router.get("/api/collections") { _, _ in
+            try await respond { try await worker.run { try $0.collections() } }
+        }
+        router.get("/api/collections/:name") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 200
+            return try await respond { try await worker.run { try $0.collection(name, limit: max(1, min(limit, 5000))) } }
+        }
+        // Stored images only, by content: the API never reads a path a client names.
+        router.get("/api/images/:sha256") { _, context in
+            let sha = context.parameters.get("sha256") ?? ""
+            do {
+                let file = try await worker.run { try $0.storedImageFile(sha256: sha) }
+                let data = try Data(contentsOf: file)
+                let type = ["jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"][ImageFiles.sniff(data) ?? ""] ?? "application/octet-stream"
+                return Response(status: .ok, headers: [.contentType: type, .cacheControl: "max-age=3600"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            } catch {
+                return jsonError(.notFound, "\(error)")
+            }
+        }
+        router.get("/api/images/:sha256/explain") { request, context in
+            let sha = context.parameters.get("sha256") ?? ""
+            let query = request.uri.queryParameters
+            let concepts = query[values: "concept"].map(String.init)
+            guard !concepts.isEmpty else { return jsonError(.badRequest, "choose at least one concept: ?concept=NAME") }
+            let maps: [MapKind]
+            do { maps = try MapKind.parseList(query["maps"].map(String.init) ?? "cdam") } catch { return jsonError(.badRequest, "\(error)") }
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cdam-serve-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            return try await respond {
+                var report = try await worker.run { session -> QueryReport in
+                    var options = QueryOptions(images: [try session.storedImageFile(sha256: sha).path])
+                    options.concepts = concepts
+                    options.maps = maps
+                    options.input = settings.input
+                    options.out = folder
+                    return try session.query(options).report
+                }
+                if let failure = report.errors.first, report.results.isEmpty { throw APIError(error: failure.error, status: 422) }
+                inlinePictures(&report, uploadFolder: folder)
+                return report
+            }
+        }
+        // Define from stored images: measured (figures and verdict) unless "save" is true.
+        router.post("/api/concepts") { request, context in
+            let body: DefineRequest
+            do { body = try await request.decode(as: DefineRequest.self, context: context) } catch {
+                return jsonError(.badRequest, "send JSON {name, kind, examples: [sha256], negatives: [sha256], background?, description?, save?, replace?}")
+            }
+            return try await respond {
+                try await worker.run { session -> ConceptSummary in
+                    guard let kind = Target.Kind(rawValue: body.kind), kind != .classLogit else {
+                        throw WorkbenchError.usage("kind '\(body.kind)': use mean, cosine, contrast, centred, probe or whitened")
+                    }
+                    guard body.examples.count <= 1000, (body.negatives ?? []).count <= 10_000 else {
+                        throw WorkbenchError.usage("at most 1000 examples and 10,000 negatives")
+                    }
+                    let examples = try body.examples.map { try session.storedImageFile(sha256: $0).path }
+                    let negatives = try (body.negatives ?? []).map { try session.storedImageFile(sha256: $0).path }
+                    let definition = ConceptDefinition(name: body.name, description: body.description ?? "", kind: kind,
+                                                       examples: examples, negatives: negatives, background: body.background,
+                                                       randomConcepts: 50)
+                    return try session.define(definition, input: settings.input, replace: body.replace ?? false,
+                                              dryRun: !(body.save ?? false))
+                }
+            }
+        }
 
         router.get("/api/concepts") { _, _ in
             try await respond { try await worker.run { try $0.concepts() } }

@@ -142,6 +142,18 @@ extension WorkbenchSession {
     }
     public func prune() throws -> PruneSummary { try pruneLibrary(store: try store()) }
 
+    /// A stored image's file: its most recently seen path that still exists.
+    /// - Throws: `WorkbenchError.failed` when no image has this content or none of its files is left.
+    public func storedImageFile(sha256: String) throws -> URL {
+        guard let image = try readStore().findImage(sha256: sha256) else {
+            throw WorkbenchError.failed("no stored image has sha256 \(sha256.prefix(16)); index it first (`cdam index DIR`)")
+        }
+        guard let path = image.paths.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw WorkbenchError.failed("the files of image \(sha256.prefix(16)) are gone (last seen at \(image.paths.first ?? "?"))")
+        }
+        return URL(fileURLWithPath: path)
+    }
+
     /// `search`: stored images ranked by a concept's score (no model is loaded).
     public func search(_ concept: String, model: String?, collection: String?, top: Int, includeExamples: Bool) throws -> SearchOutput {
         try searchConcept(concept, modelName: model, collection: collection, top: top, includeExamples: includeExamples,
@@ -154,12 +166,14 @@ extension WorkbenchSession {
 extension WorkbenchSession {
     /// `concept define`: a concept from example images, stored with its quality figures. With `chooseLayer`, the
     /// last three blocks are measured and the best kept (`--layer auto`).
+    /// With `dryRun`, the concept is measured (figures and verdict) but not stored.
     public func define(_ definition: ConceptDefinition, input: InputSettings, chooseLayer: Bool = false, replace: Bool = false,
-                       progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptSummary {
+                       dryRun: Bool = false, progress: ((LibraryProgress) -> Void)? = nil) throws -> ConceptSummary {
         try definition.checkOptions()
         let embedder = try embedder(input)
         guard chooseLayer else {
-            return try defineConcept(definition, embedder: embedder, store: try store(), replace: replace, progress: progress)
+            return try defineConcept(definition, embedder: embedder, store: try store(), replace: replace, dryRun: dryRun,
+                                     progress: progress)
         }
         let candidates = try LayerChoice.candidates(layers: embedder.model.transformer.config.layers).map { block in
             var settings = input

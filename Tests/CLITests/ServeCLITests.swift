@@ -96,6 +96,29 @@ import Testing
         #expect(found.status == 200)
         #expect(((Self.json(found.body) as? [String: Any])?["results"] as? [Any])?.count == 2)
 
+        // Stored images by content: served, explained, and made into a concept (measured, then saved).
+        let collection = try #require(Self.json(try Self.request(root + "api/collections/fruit").body) as? [String: Any])
+        let members = try #require(collection["images"] as? [[String: Any]])
+        let shas = members.compactMap { $0["sha256"] as? String }
+        #expect(shas.count == 2)
+        let served = try Self.request(root + "api/images/\(shas[0])")
+        #expect(served.status == 200 && served.body.starts(with: [0xFF, 0xD8]))
+        #expect(try Self.request(root + "api/images/\(String(repeating: "0", count: 64))").status == 404)
+        let storedExplained = try Self.request(root + "api/images/\(shas[0])/explain?concept=striped")
+        #expect(storedExplained.status == 200)
+        #expect(String(decoding: storedExplained.body, as: UTF8.self).contains("data:image/png;base64,"))
+        let define = { (save: Bool) throws -> (status: Int, body: Data) in
+            let body = try JSONSerialization.data(withJSONObject: ["name": "apples", "kind": "mean", "examples": [shas[0]],
+                                                                   "negatives": [shas[1]], "save": save])
+            return try Self.request(root + "api/concepts", method: "POST", body: body)
+        }
+        let measured = try define(false)
+        #expect(measured.status == 200, "\(String(decoding: measured.body, as: UTF8.self))")
+        #expect((Self.json(measured.body) as? [String: Any])?["status"] as? String == "measured")
+        #expect(!String(decoding: try Self.request(root + "api/concepts").body, as: UTF8.self).contains("apples"))
+        #expect(try define(true).status == 200)
+        #expect(String(decoding: try Self.request(root + "api/concepts").body, as: UTF8.self).contains("apples"))
+
         // Bad requests: one JSON error with the command line's message and a fitting status.
         let unknown = try Self.request(root + "api/explain?concept=nope", method: "POST", body: photo)
         #expect((400..<500).contains(unknown.status))
@@ -121,7 +144,8 @@ import Testing
     }
 
     /// The pages in a real browser (headless Chromium through Selenium: scripts/browser/serve_pages.py): the concepts
-    /// table fills, a photo uploaded on Explain gets a map per ticked concept, no console error, no broken image.
+    /// table fills, a photo uploaded on Explain gets a map per ticked concept, Search lists hits and explains one,
+    /// Define measures ticked stored photos; no console error, no broken image.
     /// scripts/test.sh installs Chromium, chromedriver and Selenium; elsewhere the test skips without them.
     @Test func pagesWorkInABrowser() throws {
         guard CLI.modelInstalled else { return }
@@ -130,6 +154,8 @@ import Testing
         guard haveBrowser || ProcessInfo.processInfo.environment["CI"] != nil else { return }
         let home = try CLI.freshHome().path, dir = try CLI.temporaryDirectory()
         #expect(try CLI.run(["concept", "import", try HardeningCLITests.conceptFile(in: dir).path], home: home).status == 0)
+        let fruit = try CLI.folder(["apple.jpg", "orange.jpg", "baboon.jpg"], in: dir, named: "fruit")
+        #expect(try CLI.run(["index", fruit.path, "--collection", "fruit"], home: home).status == 0)
         let server = try Running([], home: home)
         let shots = dir.appendingPathComponent("screenshots")
         let script = CLI.repo.appendingPathComponent("scripts/browser/serve_pages.py").path

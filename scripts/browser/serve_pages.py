@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives `cdam serve`'s pages in a real browser (Debian's headless Chromium through Selenium), as a user would:
-load each page, upload a photo on Explain, tick the concepts, wait for the maps, and check that no console error and
-no broken image occurred. Saves a screenshot per page.
+load each page, upload a photo on Explain and wait for the maps, search and open a hit's map, tick stored photos
+on Define and measure them, and check that no console error and no broken image occurred. Saves a screenshot per
+page. The server needs at least one concept and one indexed collection.
 
     python3 scripts/browser/serve_pages.py --url http://127.0.0.1:PORT/ --photo PHOTO --out DIR
 
@@ -35,7 +36,9 @@ def console_errors(driver):
 
 def broken_images(driver):
     return driver.execute_script(
-        "return [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.alt || i.src.slice(0, 60))")
+        # Loaded and empty; lazy images below the fold have not started and are not counted.
+        "return [...document.images].filter(i => i.complete && i.naturalWidth === 0 && i.getAttribute('src'))"
+        ".map(i => i.alt || i.src.slice(0, 60))")
 
 
 def main():
@@ -80,11 +83,51 @@ def main():
         failures += ["explain page: console error: " + e for e in console_errors(driver)]
         driver.save_screenshot(os.path.join(args.out, "explain.png"))
         print(f"explain: {len(tiles)} maps for {len(boxes)} concepts in {time.time() - start:.1f} s")
+
+        # Search: the concept's best matches, and one hit's map.
+        driver.get(args.url + "search")
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#concept option") or False)
+        driver.find_element(By.ID, "go").click()
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#hits .hit") or
+                                        d.find_element(By.ID, "status").get_attribute("class") == "error")
+        hits = driver.find_elements(By.CSS_SELECTOR, "#hits .hit")
+        if not hits:
+            failures.append("search page: no hit (" + driver.find_element(By.ID, "status").text + ")")
+        else:
+            hits[0].find_element(By.TAG_NAME, "button").click()
+            WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#hits .hit")[0]
+                                             .find_element(By.TAG_NAME, "button").text != "working…")
+            if not driver.find_elements(By.CSS_SELECTOR, "#hits .hit img")[0].get_attribute("src").startswith("data:image/png"):
+                failures.append("search page: the first hit's map did not arrive")
+        WebDriverWait(driver, 30).until(lambda d: not broken_images(d))
+        failures += ["search page: broken image " + b for b in broken_images(driver)]
+        failures += ["search page: console error: " + e for e in console_errors(driver)]
+        driver.save_screenshot(os.path.join(args.out, "search.png"))
+
+        # Define: tick two stored images as examples, measure, and see a verdict.
+        driver.get(args.url + "define")
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#collection option") or False)
+        driver.find_element(By.ID, "load").click()
+        cells = WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "input.example") or False)
+        for box in cells[:2]:
+            box.click()
+        driver.find_element(By.ID, "name").send_keys("browser-test")
+        driver.find_element(By.ID, "measure").click()
+        WebDriverWait(driver, 120).until(lambda d: d.find_element(By.ID, "status").text.startswith(("measured", "no ", "concept")) or
+                                         d.find_element(By.ID, "status").get_attribute("class") == "error")
+        if not driver.find_element(By.ID, "status").text.startswith("measured"):
+            failures.append("define page: " + driver.find_element(By.ID, "status").text)
+        elif "Verdict" not in driver.find_element(By.ID, "figures").text:
+            failures.append("define page: no verdict shown")
+        WebDriverWait(driver, 30).until(lambda d: not broken_images(d))
+        failures += ["define page: broken image " + b for b in broken_images(driver)]
+        failures += ["define page: console error: " + e for e in console_errors(driver)]
+        driver.save_screenshot(os.path.join(args.out, "define.png"))
     finally:
         driver.quit()
     for failure in failures:
         print("FAIL " + failure)
-    print(f"screenshots: {args.out}/concepts.png, {args.out}/explain.png")
+    print(f"screenshots in {args.out}: concepts.png, explain.png, search.png, define.png")
     return 1 if failures else 0
 
 

@@ -234,6 +234,7 @@ public func defineConcept(_ definition: ConceptDefinition, embedder: ImageEmbedd
                                      negatives: negativeSHAs.count, backgroundImages: backgroundSHAs.count + negativeSHAs.count,
                                      quality: quality, createdAt: "", updatedAt: "", status: "measured", errors: failures)
         summary.block = BlockTag.block(of: preprocessing)
+        summary.verdict = quality.verdict()
         return summary
     }
     let record = ConceptRecord(name: name, modelID: model.id, kind: target.kind.rawValue, description: definition.description,
