@@ -8,7 +8,9 @@ enum Pages {
     nav a { margin-right: 1em; } h1 { font-size: 1.5em; } .muted { color: #666; font-size: 0.9em; }
     #concepts label { display: inline-block; margin: 0.2em 0.8em 0.2em 0; }
     .tiles { display: flex; flex-wrap: wrap; gap: 12px; } .tile { max-width: 520px; }
-    .tile img { max-width: 100%; display: block; } .error { color: #a00; } .working { color: #a60; }
+    .tile img { max-width: 100%; display: block; }
+    .frame { position: relative; } .frame canvas { position: absolute; inset: 0; width: 100%; height: 100%;
+      image-rendering: pixelated; cursor: crosshair; } .error { color: #a00; } .working { color: #a60; }
     .grid { display: flex; flex-wrap: wrap; gap: 8px; } .cell { width: 150px; font-size: 0.8em; }
     .cell img { width: 150px; height: 120px; object-fit: cover; display: block; }
     .hit { width: 260px; } .hit img { width: 260px; display: block; }
@@ -37,14 +39,16 @@ enum Pages {
     \(nav)
     <h1>Where is the evidence?</h1>
     <p class="muted">Choose a photo and concepts: each map is drawn on the photo, warm patches are evidence for the concept,
-    cool ones against it, uncoloured ones do not matter. Scores' percentiles are among the concept's background.</p>
+    cool ones against it, uncoloured ones do not matter; hover a patch to read its value. Scores' percentiles are among
+    the concept's background.</p>
     <form id="form">
       <p><input type="file" id="file" accept="image/*" required></p>
       <div id="concepts" class="muted">loading concepts…</div>
       <p><label><input type="checkbox" id="am"> also attention (AM)</label>
          <label><input type="checkbox" id="rollout"> rollout</label>
          <label><input type="checkbox" id="rp"> relevance propagation (RP)</label></p>
-      <p><button type="submit">Explain</button> <span id="status"></span></p>
+      <p><button type="submit">Explain</button> <span id="status"></span>
+         <label class="muted">opacity <input type="range" id="opacity" min="0" max="1" step="0.05" value="0.8"></label></p>
     </form>
     <div id="results" class="tiles"></div>
     <script>
@@ -52,6 +56,44 @@ enum Pages {
     const api = (path) => path + (token ? (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : '');
     const status = document.getElementById('status');
     function show(message, kind) { status.textContent = message; status.className = kind || ''; }
+    // The photo with a map drawn over it in the browser: one cell per patch, warm for evidence, cool against,
+    // alpha growing with the square root of |value| (as the labelled pictures); hover a patch to read its value.
+    function heatTile(photo, values, gh, gw, picture, title) {
+      const tile = document.createElement('div'); tile.className = 'tile';
+      const frame = document.createElement('div'); frame.className = 'frame';
+      const img = document.createElement('img'); img.src = photo; img.alt = title;
+      const canvas = document.createElement('canvas'); canvas.width = gw; canvas.height = gh;
+      canvas.style.opacity = document.getElementById('opacity').value;
+      const ctx = canvas.getContext('2d'), cells = ctx.createImageData(gw, gh);
+      const scale = Math.max(...values.map(Math.abs)) || 1;
+      values.forEach((v, i) => {
+        const t = Math.abs(v) / scale, warm = v > 0;
+        cells.data.set(warm ? [255, Math.round(90 + 130 * t), 0] : [0, Math.round(120 + 100 * t), 255], 4 * i);
+        cells.data[4 * i + 3] = Math.round(255 * Math.sqrt(t));
+      });
+      ctx.putImageData(cells, 0, 0);
+      const caption = document.createElement('div'); caption.className = 'muted'; caption.textContent = title;
+      const readout = document.createElement('div'); readout.className = 'muted readout';
+      readout.textContent = 'hover a patch to read its value (largest |value| ' + scale.toPrecision(3) + ')';
+      canvas.addEventListener('mousemove', (event) => {
+        const box = canvas.getBoundingClientRect();
+        const col = Math.min(gw - 1, Math.floor((event.clientX - box.left) / box.width * gw));
+        const row = Math.min(gh - 1, Math.floor((event.clientY - box.top) / box.height * gh));
+        readout.textContent = 'patch row ' + (row + 1) + ', column ' + (col + 1) + ': ' + values[row * gw + col].toPrecision(3);
+      });
+      frame.append(img, canvas);
+      tile.append(frame, caption, readout);
+      if (picture) {
+        const details = document.createElement('details'), summary = document.createElement('summary');
+        summary.textContent = 'labelled picture (as `cdam query --out` writes it)';
+        const labelled = document.createElement('img'); labelled.src = picture; labelled.alt = title + ' (labelled)';
+        details.append(summary, labelled); tile.append(details);
+      }
+      return tile;
+    }
+    document.getElementById('opacity').addEventListener('input', (event) => {
+      for (const canvas of document.querySelectorAll('#results canvas')) canvas.style.opacity = event.target.value;
+    });
     fetch(api('api/concepts')).then(r => r.json()).then(list => {
       const box = document.getElementById('concepts');
       if (!Array.isArray(list) || list.length === 0) { box.textContent = 'No concepts yet: define one with `cdam concept define`.'; return; }
@@ -79,20 +121,19 @@ enum Pages {
         const response = await fetch(api('api/explain?' + query), { method: 'POST', body: file });
         const doc = await response.json();
         if (!response.ok) { show(doc.error || response.statusText, 'error'); return; }
-        const shown = new Set();   // AM and rollout are the same picture for every concept: shown once
+        const photo = URL.createObjectURL(file);
+        const shown = new Set();   // AM and rollout are the same for every concept: shown once
         for (const image of doc.results) {
+          const [gh, gw] = image.grid;
           for (const target of image.targets) {
-            for (const [map, url] of Object.entries(target.overlays || {})) {
-              if (shown.has(url)) continue;
-              shown.add(url);
-              const tile = document.createElement('div'); tile.className = 'tile';
-              const img = document.createElement('img'); img.src = url;
-              img.alt = target.name + ' ' + map;
-              const caption = document.createElement('div'); caption.className = 'muted';
-              const pct = target.percentile == null ? '' : ', ' + target.percentile.toFixed(1) + ' %ile';
-              caption.textContent = (map === 'am' || map === 'rollout') ? map.toUpperCase() + ': the same for every concept'
-                : target.name + ' (' + target.kind + ') ' + map + ': score ' + target.score.toPrecision(4) + pct;
-              tile.append(img, caption); results.append(tile);
+            for (const [map, values] of Object.entries(target.maps || {})) {
+              const shared = map === 'am' || map === 'rollout';
+              if (shared && shown.has(map)) continue;
+              shown.add(map);
+              results.append(heatTile(photo, values, gh, gw, (target.overlays || {})[map],
+                shared ? map.toUpperCase() + ': the same for every concept'
+                       : target.name + ' (' + target.kind + ') ' + map + ': score ' + target.score.toPrecision(4)
+                         + (target.percentile == null ? '' : ', ' + target.percentile.toFixed(1) + ' %ile')));
             }
           }
           for (const w of image.warnings || []) { const p = document.createElement('p'); p.className = 'muted'; p.textContent = w; results.append(p); }

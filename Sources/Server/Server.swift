@@ -212,7 +212,9 @@ public enum WorkbenchServer {
         return try await respond {
             var outcome = try await worker.run { try $0.query(request) }
             if let failure = outcome.report.errors.first, outcome.report.results.isEmpty {
-                throw APIError(error: failure.error.replacingOccurrences(of: folder.path + "/", with: ""), status: 422)
+                // A picture with more pixels than the decoder takes is too large a request, like too many bytes.
+                let tooLarge = failure.error.contains("pixels is above the limit")
+                throw APIError(error: failure.error.replacingOccurrences(of: folder.path + "/", with: ""), status: tooLarge ? 413 : 422)
             }
             inlinePictures(&outcome.report, uploadFolder: folder)
             return outcome.report

@@ -15,7 +15,7 @@ struct ServeCommand: AsyncParsableCommand {
           POST /api/explain?concept=A&concept=B&maps=cdam,am   (body: the image's bytes)
                                               query --json, each picture a data: URL
           GET  /api/status                    jobs waiting
-        Errors are JSON, {"error": MESSAGE, "status": CODE}, with the command line's messages. One model is loaded and shared; the numeric work runs one request at a time off the event loop (each uses every core), the others wait.
+        Errors are JSON, {"error": MESSAGE, "status": CODE}, with the command line's messages; an upload over --max-upload, or with more pixels than the decoder takes (100 million), gets 413. One model is loaded and shared; the numeric work runs one request at a time off the event loop (each uses every core), the others wait.
 
         It listens on loopback (127.0.0.1) unless --host says otherwise; another host needs --allow-remote, and then every request must carry the token printed at start.
 

@@ -64,6 +64,27 @@ import Testing
 
     static func json(_ data: Data) -> Any? { try? JSONSerialization.jsonObject(with: data) }
 
+    /// A small PNG that declares `width` x `height` RGB pixels (valid chunks and CRCs, almost no pixel data).
+    static func pngHeader(width: UInt32, height: UInt32) -> Data {
+        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        func crc32(_ bytes: [UInt8]) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0..<8 { c = c & 1 == 1 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            }
+            return c ^ 0xFFFF_FFFF
+        }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            return be(UInt32(data.count)) + body + be(crc32(body))
+        }
+        // IHDR, then an IDAT (a zlib stream of 16 zero bytes) so the reader reaches the size check, then IEND.
+        let idat: [UInt8] = [0x78, 0x9C, 0x63, 0x60, 0x40, 0x05, 0x00, 0x00, 0x10, 0x00, 0x01]
+        return Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", be(width) + be(height) + [8, 2, 0, 0, 0])
+                    + chunk("IDAT", idat) + chunk("IEND", []))
+    }
+
     @Test func apiExplainsSearchesAndRefusesBadRequests() throws {
         guard CLI.modelInstalled else { return }
         let home = try CLI.freshHome().path, dir = try CLI.temporaryDirectory()
@@ -130,6 +151,10 @@ import Testing
         #expect(large.status == 413)
         let noConcept = try Self.request(root + "api/explain", method: "POST", body: photo)
         #expect(noConcept.status == 400)
+        // A few bytes that declare a 30000 x 30000 PNG: too many pixels is too large a request.
+        let bomb = try Self.request(root + "api/explain?concept=striped&name=bomb.png", method: "POST", body: Self.pngHeader(width: 30_000, height: 30_000))
+        #expect(bomb.status == 413, "\(String(decoding: bomb.body, as: UTF8.self))")
+        #expect(((Self.json(bomb.body) as? [String: Any])?["error"] as? String ?? "").contains("30000 x 30000"))
     }
 
     @Test func otherHostsNeedAllowRemoteAndATokenGuardsThem() throws {

@@ -75,13 +75,23 @@ def main():
         status = driver.find_element(By.ID, "status").text
         if status != "done":
             failures.append("explain page: " + status)
-        tiles = driver.find_elements(By.CSS_SELECTOR, "#results .tile img")
+        tiles = driver.find_elements(By.CSS_SELECTOR, "#results .tile canvas")
+        driver.save_screenshot(os.path.join(args.out, "explain.png"))
         if len(tiles) < len(boxes):
             failures.append(f"explain page: {len(tiles)} maps for {len(boxes)} concepts")
+        else:
+            # Hovering a patch reads its value; the opacity slider reaches every map.
+            webdriver.ActionChains(driver).move_to_element(tiles[-1]).perform()
+            readout = driver.find_elements(By.CSS_SELECTOR, "#results .readout")[-1].text
+            if not readout.startswith("patch row"):
+                failures.append("explain page: hovering a patch shows no value (" + readout + ")")
+            slider = driver.find_element(By.ID, "opacity")
+            driver.execute_script("arguments[0].value = '0.3'; arguments[0].dispatchEvent(new Event('input'))", slider)
+            if tiles[0].value_of_css_property("opacity") != "0.3":
+                failures.append("explain page: the opacity slider does not reach the maps")
         WebDriverWait(driver, 30).until(lambda d: not broken_images(d))
         failures += ["explain page: broken image " + b for b in broken_images(driver)]
         failures += ["explain page: console error: " + e for e in console_errors(driver)]
-        driver.save_screenshot(os.path.join(args.out, "explain.png"))
         print(f"explain: {len(tiles)} maps for {len(boxes)} concepts in {time.time() - start:.1f} s")
 
         # Search: the concept's best matches, and one hit's map.
