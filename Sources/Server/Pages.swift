@@ -160,7 +160,11 @@ enum Pages {
       for (const c of list) {
         const tr = document.createElement('tr');
         const auc = c.quality && c.quality.auc != null ? c.quality.auc.toFixed(3) : '';
-        for (const text of [c.name, c.kind, String(c.examples), auc, c.verdict ? c.verdict.text : '']) {
+        const link = document.createElement('a');
+        link.href = 'concept?name=' + encodeURIComponent(c.name) + (token ? '&token=' + encodeURIComponent(token) : '');
+        link.textContent = c.name;
+        const first = document.createElement('td'); first.append(link); tr.append(first);
+        for (const text of [c.kind, String(c.examples), auc, c.verdict ? c.verdict.text : '']) {
           const td = document.createElement('td'); td.textContent = text; tr.append(td);
         }
         rows.append(tr);
@@ -241,9 +245,10 @@ enum Pages {
     \(common)
     const status = document.getElementById('status');
     const say = (text, kind) => { status.textContent = text; status.className = kind || ''; };
-    getJSON('api/collections').then(list => {
+    Promise.all([getJSON('api/collections'), getJSON('api/settings')]).then(([list, settings]) => {
       if (list.length === 0) say('No collections yet: index a folder with `cdam index DIR --collection NAME`.', 'error');
-      for (const c of list) document.getElementById('collection').append(el('option', { value: c.name, textContent: c.name + ' (' + c.imageCount + ')' }));
+      for (const c of list) document.getElementById('collection').append(el('option', { value: c.name, textContent: c.name + ' (' + c.imageCount + ')',
+                                                                                         selected: c.name === settings.collection }));
     }).catch(e => say(e.message, 'error'));
     document.getElementById('load').onclick = async () => {
       const name = document.getElementById('collection').value;
@@ -278,6 +283,66 @@ enum Pages {
     }
     document.getElementById('measure').onclick = () => submit(false);
     document.getElementById('save').onclick = () => submit(true);
+    </script>
+    </body></html>
+    """
+
+    /// A concept: its verdict and figures, its examples, and its best matches with maps (examples marked).
+    static let concept = """
+    <!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>cdam: concept</title>\(style)</head><body>
+    \(nav)
+    <h1 id="title">Concept</h1>
+    <p id="about" class="muted"></p>
+    <p id="verdict"></p>
+    <table id="figures"></table>
+    <h2>Examples</h2>
+    <div id="examples" class="grid"></div>
+    <h2>Best matches</h2>
+    <p class="muted">Every stored image ranked by the concept's score, its own examples included and marked; "map" explains one.</p>
+    <div id="hits" class="grid"></div>
+    <p id="status"></p>
+    <script>
+    \(common)
+    const name = new URLSearchParams(location.search).get('name') || '';
+    const say = (text, kind) => { const s = document.getElementById('status'); s.textContent = text; s.className = kind || ''; };
+    (async () => {
+      try {
+        const d = await getJSON('api/concepts/' + encodeURIComponent(name));
+        const s = d.summary, q = s.quality || {};
+        document.getElementById('title').textContent = s.name + ' (' + s.kind + ')';
+        document.getElementById('about').textContent = (s.description ? s.description + ' · ' : '') + s.examples + ' examples, background '
+          + s.background + ' (' + s.backgroundImages + ' images), model ' + s.model + (s.block ? ', block ' + s.block : '');
+        document.getElementById('verdict').append(el('b', { textContent: 'Verdict: ' }), s.verdict ? s.verdict.text : 'not judged');
+        const rows = [['coherence', q.coherence], ['leave-one-out AUC', q.auc], ['significance', q.pDescription],
+                      ["random concepts' AUC", q.randomAUCMean == null ? null : q.randomAUCMean.toFixed(3) + ' ± ' + (q.randomAUCStd || 0).toFixed(3)]];
+        for (const [label, value] of rows) {
+          if (value == null) continue;
+          document.getElementById('figures').append(el('tr', {}, el('td', { textContent: label }),
+            el('td', { textContent: typeof value === 'number' ? value.toFixed(3) : value })));
+        }
+        for (const e of d.examples) {
+          document.getElementById('examples').append(el('div', { className: 'cell' },
+            el('img', { src: api('api/images/' + e.sha256), alt: e.path || e.sha256, loading: 'lazy' }),
+            e.role + ': ' + (e.path || '').split('/').pop()));
+        }
+        const found = await getJSON('api/search?top=12&examples=true&concept=' + encodeURIComponent(name));
+        for (const hit of found.results) {
+          const img = el('img', { src: api('api/images/' + hit.sha256), alt: hit.image, loading: 'lazy' });
+          const button = el('button', { textContent: 'map' });
+          button.onclick = async () => {
+            button.disabled = true; button.textContent = 'working…';
+            try {
+              const explained = await getJSON('api/images/' + hit.sha256 + '/explain?concept=' + encodeURIComponent(name));
+              img.src = explained.results[0].targets[0].overlays.cdam; button.textContent = 'map shown';
+            } catch (e) { button.textContent = e.message; }
+          };
+          document.getElementById('hits').append(el('div', { className: 'hit' }, img,
+            el('div', { className: 'muted', textContent: '#' + hit.rank + ' score ' + hit.score.toPrecision(4) + (hit.example ? ' · example' : '') }),
+            el('div', { className: 'muted', textContent: hit.image.split('/').pop() }), button));
+        }
+        say('');
+      } catch (e) { say(e.message, 'error'); }
+    })();
     </script>
     </body></html>
     """

@@ -15,6 +15,8 @@ public struct ServerSettings: Sendable {
     public var maxUploadBytes = 32 << 20
     /// The model and preprocessing uploads are explained with.
     public var input = InputSettings()
+    /// The collection searched, defined from and read percentiles against when a request names none.
+    public var collection: String?
 
     public init() {}
 
@@ -75,6 +77,11 @@ public enum WorkbenchServer {
         router.get("/concepts") { _, _ in html(Pages.concepts) }
         router.get("/search") { _, _ in html(Pages.search) }
         router.get("/define") { _, _ in html(Pages.define) }
+        router.get("/concept") { _, _ in html(Pages.concept) }
+        router.get("/api/settings") { _, _ in
+            struct Public: Codable { var collection: String? }
+            return try json(Public(collection: settings.collection))
+        }
 
         router.get("/api/collections") { _, _ in
             try await respond { try await worker.run { try $0.collections() } }
@@ -112,6 +119,7 @@ public enum WorkbenchServer {
                     options.concepts = concepts
                     options.maps = maps
                     options.input = settings.input
+                    options.collection = settings.collection
                     options.out = folder
                     return try session.query(options).report
                 }
@@ -158,10 +166,11 @@ public enum WorkbenchServer {
                 return jsonError(.badRequest, "give ?concept=NAME (see /api/concepts)")
             }
             let top = query["top"].flatMap { Int($0) } ?? 10
-            let collection = query["collection"].map(String.init)
+            let collection = query["collection"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? settings.collection
+            let examples = query["examples"] == "true"
             guard (1...1000).contains(top) else { return jsonError(.badRequest, "top \(top): give 1 to 1000") }
             return try await respond {
-                try await worker.run { try $0.search(concept, model: nil, collection: collection, top: top, includeExamples: false) }
+                try await worker.run { try $0.search(concept, model: nil, collection: collection, top: top, includeExamples: examples) }
             }
         }
         router.post("/api/explain") { request, context in
@@ -207,6 +216,7 @@ public enum WorkbenchServer {
         options.concepts = concepts
         options.maps = maps
         options.input = settings.input
+        options.collection = settings.collection
         options.out = folder.appendingPathComponent("pictures")
         let request = options
         return try await respond {

@@ -11,6 +11,9 @@ struct ServeCommand: AsyncParsableCommand {
         Serves pages (Explain: upload a photo, tick concepts, see each map on the photo; Concepts: every concept with its verdict) and a JSON API mirroring the command line's documents:
           GET  /api/concepts                  concept list --json
           GET  /api/concepts/NAME             concept show NAME --json
+          POST /api/concepts                  concept define from stored images (JSON body; measured unless "save")
+          GET  /api/collections[/NAME]        collection list / show --json
+          GET  /api/images/SHA256[/explain?concept=A]   a stored image, or query --json of it
           GET  /api/search?concept=NAME&top=K search --json
           POST /api/explain?concept=A&concept=B&maps=cdam,am   (body: the image's bytes)
                                               query --json, each picture a data: URL
@@ -21,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         Examples:
           cdam serve
-          cdam serve --port 9000
+          cdam serve --port 9000 --collection holiday
           curl -s localhost:8080/api/concepts
           curl -s --data-binary @photo.jpg 'localhost:8080/api/explain?concept=dog&maps=cdam,am'
         """)
@@ -30,6 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Flag(help: "Allow a --host other than loopback; requests then need the printed token.") var allowRemote = false
     @Option(help: ArgumentHelp("Largest upload in megabytes.", valueName: "MB")) var maxUpload = 32
+    @Option(help: ArgumentHelp("The collection Search and Define use, and percentiles are read against, unless a request names another (default: every stored image; each concept's background).", valueName: "name"))
+    var collection: String?
     @OptionGroup var preprocess: PreprocessOptions
     @OptionGroup var homeOptions: HomeOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -46,6 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
             settings.port = port
             settings.input = try preprocess.settings(modelOptions)
             settings.maxUploadBytes = maxUpload << 20
+            settings.collection = collection
             if !settings.isLoopback {
                 guard allowRemote else {
                     throw WorkbenchError.usage("--host \(host) lets other machines connect; add --allow-remote to mean it (requests then need a token)")
@@ -56,6 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
             // Load the model before listening, so the first request does not wait for it and a broken model fails here.
             let session = homeOptions.session()
             _ = try session.embedder(settings.input)
+            if let collection { _ = try session.collection(collection, limit: 1) }
             try await WorkbenchServer.run(settings: settings, session: session) { address in
                 print("cdam serve: \(address)  (Ctrl-C stops)")
                 fflush(stdout)

@@ -91,7 +91,7 @@ import Testing
         #expect(try CLI.run(["concept", "import", try HardeningCLITests.conceptFile(in: dir).path], home: home).status == 0)
         let fruit = try CLI.folder(["apple.jpg", "orange.jpg"], in: dir, named: "fruit")
         #expect(try CLI.run(["index", fruit.path, "--collection", "fruit"], home: home).status == 0)
-        let server = try Running(["--max-upload", "1"], home: home)
+        let server = try Running(["--max-upload", "1", "--collection", "fruit"], home: home)
         let root = server.root
 
         let page = try Self.request(root)
@@ -113,6 +113,7 @@ import Testing
         #expect(overlays["cdam"]?.hasPrefix("data:image/png;base64,iVBOR") == true)
         #expect((result["image"] as? String ?? "").hasSuffix("apple.jpg"))
 
+        #expect(String(decoding: try Self.request(root + "api/settings").body, as: UTF8.self) == #"{"collection":"fruit"}"#)
         let found = try Self.request(root + "api/search?concept=striped&top=2")
         #expect(found.status == 200)
         #expect(((Self.json(found.body) as? [String: Any])?["results"] as? [Any])?.count == 2)
@@ -161,6 +162,8 @@ import Testing
         guard CLI.modelInstalled else { return }
         let refused = try CLI.run(["serve", "--host", "0.0.0.0", "--port", "0"], home: try CLI.freshHome().path)
         #expect(refused.status == 2 && refused.stderr.contains("--allow-remote"), "\(refused.stderr)")
+        let unknown = try CLI.run(["serve", "--port", "0", "--collection", "nope"], home: try CLI.freshHome().path)
+        #expect(unknown.status != 0 && unknown.stderr.contains("nope"), "\(unknown.stderr)")
 
         let server = try Running(["--host", "127.0.0.2", "--allow-remote"], home: try CLI.freshHome().path)
         #expect(server.address.contains("?token="))

@@ -60,6 +60,19 @@ def main():
         driver.save_screenshot(os.path.join(args.out, "concepts.png"))
         failures += ["concepts page: console error: " + e for e in console_errors(driver)]
 
+        # A concept's page, through its link: verdict, examples and best matches.
+        rows[0].find_element(By.TAG_NAME, "a").click()
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#hits .hit") or
+                                        d.find_element(By.ID, "status").get_attribute("class") == "error")
+        if not driver.find_elements(By.CSS_SELECTOR, "#hits .hit"):
+            failures.append("concept page: no best match (" + driver.find_element(By.ID, "status").text + ")")
+        if "Verdict" not in driver.find_element(By.ID, "verdict").text:
+            failures.append("concept page: no verdict")
+        WebDriverWait(driver, 30).until(lambda d: not broken_images(d))
+        failures += ["concept page: broken image " + b for b in broken_images(driver)]
+        failures += ["concept page: console error: " + e for e in console_errors(driver)]
+        driver.save_screenshot(os.path.join(args.out, "concept.png"))
+
         # Explain: upload a photo, tick every concept, wait for a map per concept.
         driver.get(args.url)
         boxes = WebDriverWait(driver, 30).until(
@@ -137,7 +150,7 @@ def main():
         driver.quit()
     for failure in failures:
         print("FAIL " + failure)
-    print(f"screenshots in {args.out}: concepts.png, explain.png, search.png, define.png")
+    print(f"screenshots in {args.out}: concepts.png, concept.png, explain.png, search.png, define.png")
     return 1 if failures else 0
 
 
