@@ -42,7 +42,7 @@ enum Pages {
     cool ones against it, uncoloured ones do not matter; hover a patch to read its value. Scores' percentiles are among
     the concept's background.</p>
     <form id="form">
-      <p><input type="file" id="file" accept="image/*" required></p>
+      <p><input type="file" id="file" accept="image/*" required> <span id="storedNote" class="muted"></span></p>
       <div id="concepts" class="muted">loading concepts…</div>
       <p><label><input type="checkbox" id="am"> also attention (AM)</label>
          <label><input type="checkbox" id="rollout"> rollout</label>
@@ -91,6 +91,13 @@ enum Pages {
       }
       return tile;
     }
+    const stored = new URLSearchParams(location.search).get('image');
+    if (stored) {
+      document.getElementById('file').required = false;
+      document.getElementById('storedNote').textContent = 'or leave the file empty to explain the stored image ';
+      document.getElementById('storedNote').append(Object.assign(document.createElement('img'),
+        { src: api('api/images/' + stored), alt: 'stored image', style: 'height: 48px; vertical-align: middle' }));
+    }
     document.getElementById('opacity').addEventListener('input', (event) => {
       for (const canvas of document.querySelectorAll('#results canvas')) canvas.style.opacity = event.target.value;
     });
@@ -110,18 +117,20 @@ enum Pages {
       event.preventDefault();
       const file = document.getElementById('file').files[0];
       const chosen = [...document.querySelectorAll('input[name=concept]:checked')].map(i => i.value);
-      if (!file || chosen.length === 0) { show('choose a photo and at least one concept', 'error'); return; }
+      if ((!file && !stored) || chosen.length === 0) { show('choose a photo and at least one concept', 'error'); return; }
       const maps = ['cdam', ...['am', 'rollout', 'rp'].filter(m => document.getElementById(m).checked)];
       const query = chosen.map(c => 'concept=' + encodeURIComponent(c)).join('&') + '&maps=' + maps.join(',')
-        + '&name=' + encodeURIComponent(file.name);
+        + (file ? '&name=' + encodeURIComponent(file.name) : '');
       show('working…', 'working');
       const results = document.getElementById('results');
       results.textContent = '';
       try {
-        const response = await fetch(api('api/explain?' + query), { method: 'POST', body: file });
+        // An uploaded photo, or (?image=SHA256, from Search or a concept's page) a stored one.
+        const response = file ? await fetch(api('api/explain?' + query), { method: 'POST', body: file })
+                              : await fetch(api('api/images/' + stored + '/explain?' + query));
         const doc = await response.json();
         if (!response.ok) { show(doc.error || response.statusText, 'error'); return; }
-        const photo = URL.createObjectURL(file);
+        const photo = file ? URL.createObjectURL(file) : api('api/images/' + stored);
         const shown = new Set();   // AM and rollout are the same for every concept: shown once
         for (const image of doc.results) {
           const [gh, gw] = image.grid;
@@ -214,7 +223,8 @@ enum Pages {
           const pct = hit.percentile == null ? '' : ' · ' + hit.percentile.toFixed(1) + ' %ile';
           hits.append(el('div', { className: 'hit' }, img,
             el('div', { className: 'muted', textContent: '#' + hit.rank + ' score ' + hit.score.toPrecision(4) + pct }),
-            el('div', { className: 'muted', textContent: hit.image.split('/').pop() }), button));
+            el('div', { className: 'muted', textContent: hit.image.split('/').pop() }), button, ' ',
+            el('a', { href: './?image=' + hit.sha256 + (token ? '&token=' + encodeURIComponent(token) : ''), textContent: 'explain with other concepts' })));
         }
         shown = doc.results.length;
         document.getElementById('more').hidden = doc.results.length < shown || doc.results.length % 10 !== 0;

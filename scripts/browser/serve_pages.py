@@ -127,6 +127,19 @@ def main():
         failures += ["search page: console error: " + e for e in console_errors(driver)]
         driver.save_screenshot(os.path.join(args.out, "search.png"))
 
+        # A stored image picked on Search, explained on the Explain page.
+        if hits:
+            driver.find_elements(By.CSS_SELECTOR, "#hits .hit a")[0].click()
+            boxes = WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=concept]") or False)
+            boxes[0].click()
+            driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            WebDriverWait(driver, 120).until(lambda d: d.find_element(By.ID, "status").text == "done" or
+                                             d.find_element(By.ID, "status").get_attribute("class") == "error")
+            if not driver.find_elements(By.CSS_SELECTOR, "#results canvas"):
+                failures.append("explain page, stored image: no map (" + driver.find_element(By.ID, "status").text + ")")
+            failures += ["explain page, stored image: broken image " + b for b in broken_images(driver)]
+            failures += ["explain page, stored image: console error: " + e for e in console_errors(driver)]
+
         # Define: tick two stored images as examples, measure, and see a verdict.
         driver.get(args.url + "define")
         WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#collection option") or False)
