@@ -120,7 +120,7 @@ public final class WorkbenchSession {
 
 extension WorkbenchSession {
     /// `embed`: the CLS embeddings of image files (folders searched).
-    public func embed(_ paths: [String], input: InputSettings, progress: ((Int, Int) -> Void)? = nil) throws -> EmbedReport {
+    public func embed(_ paths: [String], input: InputSettings, progress: ((LibraryProgress) -> Void)? = nil) throws -> EmbedReport {
         let files = try ImageInput.expand(paths)
         guard !files.isEmpty else { throw WorkbenchError.failed("no image files in \(paths.joined(separator: ", "))") }
         return embedFiles(files, embedder: try embedder(input), progress: progress)
@@ -282,7 +282,7 @@ public struct QueryOutcome: Sendable {
 extension WorkbenchSession {
     /// `query`: per image and target, the score, its percentile and the maps asked for; pictures with `out`.
     /// Concepts (stored or built from examples) are defined at 224 whatever size the maps are drawn at.
-    public func query(_ options: QueryOptions, progress: ((Int, Int) -> Void)? = nil) throws -> QueryOutcome {
+    public func query(_ options: QueryOptions, progress: ((LibraryProgress) -> Void)? = nil) throws -> QueryOutcome {
         guard options.fdr > 0, options.fdr < 1 else {
             throw WorkbenchError.usage("--fdr \(options.fdr): give a false-discovery rate between 0 and 1 (0.05 is usual)")
         }

@@ -25,7 +25,7 @@ struct EmbedCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let progress = ProgressLine("embedding")
+            let progress = ProgressLine()
             let report = try homeOptions.session().embed(images, input: try preprocess.settings(modelOptions), progress: progress.update)
             for e in report.errors { printError("\(e.error)") }
             if output.json {

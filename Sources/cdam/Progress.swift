@@ -6,14 +6,12 @@ import Workbench
 /// long, so short runs print nothing and long ones show they are alive. Never on stdout (INTERFACE.md).
 final class ProgressLine {
     private let terminal = stderrIsTerminal
-    private let label: String
     private let interval: TimeInterval
     private let start = Date()
     private var lastPlain = Date()
     private var shown = false
 
-    init(_ label: String = "", interval: TimeInterval = 5) {
-        self.label = label
+    init(interval: TimeInterval = 5) {
         // CDAM_PROGRESS: 0 turns progress off; a number of seconds sets the plain lines' interval.
         switch ProcessInfo.processInfo.environment["CDAM_PROGRESS"].flatMap(Double.init) {
         case .some(let seconds) where seconds <= 0: self.interval = .infinity
@@ -22,16 +20,11 @@ final class ProgressLine {
         }
     }
 
-    /// Shows a use case's progress event.
+    /// Shows a use case's progress event: "phase done/total (rate/s, time left)"; the line ends when all is done.
     func update(_ progress: LibraryProgress) {
         let failed = progress.failed > 0 ? ", \(progress.failed) failed" : ""
         show(progress.phase, progress.done, progress.total, suffix: failed)
-    }
-
-    /// Shows "label done/total (rate/s, time left)".
-    func update(_ done: Int, _ total: Int) {
-        show(label, done, total, suffix: "")
-        if done >= total { finish() }
+        if progress.done >= progress.total { finish() }
     }
 
     /// Ends the line so later output starts on a fresh one.

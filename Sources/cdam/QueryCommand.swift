@@ -141,7 +141,7 @@ struct QueryCommand: AsyncParsableCommand {
             options.input = try preprocess.settings(modelOptions)
             let session = homeOptions.session()
             if output.json { session.warn = { if !$0.hasPrefix("background: ") { printError($0) } } }
-            let progress = ProgressLine("explaining")
+            let progress = ProgressLine()
             let outcome = try session.query(options, progress: progress.update)
             for e in outcome.report.errors { printError(e.error) }
             if output.json {

@@ -15,7 +15,7 @@ public struct EmbedReport: Codable, Sendable {
 }
 
 /// Embeds image files (CLS embeddings), keeping going past bad files.
-public func embedFiles(_ files: [URL], embedder: ImageEmbedder, progress: ((Int, Int) -> Void)? = nil) -> EmbedReport {
+public func embedFiles(_ files: [URL], embedder: ImageEmbedder, progress: ((LibraryProgress) -> Void)? = nil) -> EmbedReport {
     var report = EmbedReport(model: embedder.modelName, results: [], errors: [])
     var done = 0
     for chunk in stride(from: 0, to: files.count, by: 8).map({ Array(files[$0..<min($0 + 8, files.count)]) }) {
@@ -28,7 +28,7 @@ public func embedFiles(_ files: [URL], embedder: ImageEmbedder, progress: ((Int,
             }
         }
         done += chunk.count
-        progress?(done, files.count)
+        progress?(LibraryProgress(phase: "embedding", done: done, total: files.count))
     }
     return report
 }

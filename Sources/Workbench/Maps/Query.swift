@@ -170,7 +170,7 @@ public struct QueryRequest: Sendable {
 /// Explains images against targets: one forward pass per image serves every target's CDAM map
 /// (one batched backward); the comparison maps are computed on request.
 public func runQuery(_ files: [URL], request: QueryRequest, embedder: ModelEmbedder,
-                     progress: ((Int, Int) -> Void)? = nil) -> QueryReport {
+                     progress: ((LibraryProgress) -> Void)? = nil) -> QueryReport {
     var report = QueryReport(model: embedder.modelName, results: [], errors: [])
     report.mapSettings = MapSettings(maps: request.maps, settings: request.averaged)
     if let out = request.outDirectory {
@@ -186,7 +186,7 @@ public func runQuery(_ files: [URL], request: QueryRequest, embedder: ModelEmbed
         } catch {
             report.errors.append(FileFailure(image: file.path, error: error))
         }
-        progress?(i + 1, files.count)
+        progress?(LibraryProgress(phase: "explaining", done: i + 1, total: files.count))
     }
     return report
 }
