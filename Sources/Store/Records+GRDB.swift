@@ -4,6 +4,37 @@ import GRDB
 // The stored records as GRDB records: each maps its own columns, so reads name columns and writes go through
 // `insert`/`update`, never positional SQL. Vectors are float32 little-endian blobs (VectorBlob), JSON columns text.
 
+/// A record named per model (a concept, a head): saving one replaces the record of the same name and model.
+protocol NamedPerModel: FetchableRecord, MutablePersistableRecord {
+    var id: Int64 { get set }
+    var name: String { get }
+    var modelID: Int64 { get }
+    var createdAt: String { get set }
+    var updatedAt: String { get set }
+}
+
+extension Store {
+    /// Inserts `record`, or replaces the one of the same name and model, keeping its id and creation time.
+    /// - Returns: the stored record, and the id it replaced (its dependent rows are the caller's to reset).
+    static func save<R: NamedPerModel>(_ record: R, _ db: Database) throws -> (record: R, replaced: Int64?) {
+        var record = record
+        record.updatedAt = Store.now()
+        if let existing = try R.filter(Column("name") == record.name && Column("model_id") == record.modelID).fetchOne(db) {
+            record.id = existing.id
+            record.createdAt = existing.createdAt
+            try record.update(db)
+            return (record, existing.id)
+        }
+        record.id = 0
+        record.createdAt = record.updatedAt
+        try record.insert(db)
+        return (record, nil)
+    }
+}
+
+extension ConceptRecord: NamedPerModel {}
+extension HeadRecord: NamedPerModel {}
+
 extension ConceptRecord: FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "concepts"
 

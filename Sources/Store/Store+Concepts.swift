@@ -15,18 +15,8 @@ extension Store {
             guard concept.direction.count == width else {
                 throw StoreError.widthMismatch(path: path, what: "concept '\(concept.name)'", expected: width, got: concept.direction.count)
             }
-            var record = concept
-            record.updatedAt = Store.now()
-            if let existing = try ConceptRecord.filter(Column("name") == concept.name && Column("model_id") == concept.modelID).fetchOne(db) {
-                record.id = existing.id
-                record.createdAt = existing.createdAt
-                try record.update(db)
-                try db.execute(sql: "DELETE FROM concept_examples WHERE concept_id = ?", arguments: [existing.id])
-            } else {
-                record.id = 0
-                record.createdAt = record.updatedAt
-                try record.insert(db)
-            }
+            let (record, replaced) = try Store.save(concept, db)
+            if let replaced { try db.execute(sql: "DELETE FROM concept_examples WHERE concept_id = ?", arguments: [replaced]) }
             // In the order given (the order of the concept's quality figures), each once.
             var seen = Set<ConceptExample>()
             for example in examples where seen.insert(example).inserted {

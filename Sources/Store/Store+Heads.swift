@@ -61,18 +61,8 @@ extension Store {
                 throw StoreError.widthMismatch(path: path, what: "head '\(head.name)' (\(head.classes) classes)",
                                                expected: head.classes * width, got: head.weights.count)
             }
-            var record = head
-            record.updatedAt = Store.now()
-            if let existing = try HeadRecord.filter(Column("name") == head.name && Column("model_id") == head.modelID).fetchOne(db) {
-                record.id = existing.id
-                record.createdAt = existing.createdAt
-                try record.update(db)
-                try db.execute(sql: "DELETE FROM head_images WHERE head_id = ?", arguments: [existing.id])
-            } else {
-                record.id = 0
-                record.createdAt = record.updatedAt
-                try record.insert(db)
-            }
+            let (record, replaced) = try Store.save(head, db)
+            if let replaced { try db.execute(sql: "DELETE FROM head_images WHERE head_id = ?", arguments: [replaced]) }
             var seen = Set<String>()
             for image in images where seen.insert(image.sha256).inserted {
                 var row = HeadImageRow(headID: record.id, imageID: try Store.imageID(db, sha256: image.sha256, path: path),
