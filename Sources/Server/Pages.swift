@@ -287,7 +287,8 @@ enum Pages {
         const figures = document.getElementById('figures'); figures.textContent = '';
         figures.append(el('p', {}, el('b', { textContent: 'Verdict: ' }), (s.verdict ? s.verdict.text : 'not judged')),
           el('p', { className: 'muted', textContent: s.examples + ' examples, background ' + s.background + ' (' + s.backgroundImages + ' images)'
-            + (q.auc != null ? ', leave-one-out AUC ' + q.auc.toFixed(3) : '') + (q.pDescription ? ', ' + q.pDescription : '') }));
+            + (q.auc != null ? ', leave-one-out AUC ' + q.auc.toFixed(3) : '')
+            + (q.pValue != null ? ', p = ' + q.pValue.toPrecision(3) + ' (' + q.randomConcepts + ' random concepts)' : '') }));
         say(save ? 'saved as ' + s.name : 'measured (not stored)');
       } catch (e) { say(e.message, 'error'); }
     }
@@ -323,7 +324,8 @@ enum Pages {
         document.getElementById('about').textContent = (s.description ? s.description + ' · ' : '') + s.examples + ' examples, background '
           + s.background + ' (' + s.backgroundImages + ' images), model ' + s.model + (s.block ? ', block ' + s.block : '');
         document.getElementById('verdict').append(el('b', { textContent: 'Verdict: ' }), s.verdict ? s.verdict.text : 'not judged');
-        const rows = [['coherence', q.coherence], ['leave-one-out AUC', q.auc], ['significance', q.pDescription],
+        const significance = q.pValue == null ? null : 'p = ' + q.pValue.toPrecision(3) + ' (' + q.randomConcepts + ' random concepts)';
+        const rows = [['coherence', q.coherence], ['leave-one-out AUC', q.auc], ['significance', significance],
                       ["random concepts' AUC", q.randomAUCMean == null ? null : q.randomAUCMean.toFixed(3) + ' ± ' + (q.randomAUCStd || 0).toFixed(3)]];
         for (const [label, value] of rows) {
           if (value == null) continue;
