@@ -104,3 +104,12 @@ extension CLI {
         return process.terminationStatus
     }
 }
+
+extension CLI {
+    /// The fruit concept's folders many tests define from: three fruit photos, and nine photos that are not fruit.
+    static func fruitAndOthers(in dir: URL) throws -> (fruit: URL, others: URL) {
+        (try folder(["apple.jpg", "orange.jpg", "fruits.jpg"], in: dir, named: "fruit"),
+         try folder(["baboon.jpg", "butterfly.jpg", "building.jpg", "home.jpg", "messi5.jpg", "board.jpg",
+                     "leuvenA.jpg", "stuff.jpg", "squirrel_cls.jpg"], in: dir, named: "others"))
+    }
+}

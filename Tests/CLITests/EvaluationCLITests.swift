@@ -9,9 +9,7 @@ struct EvaluationCLITests {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("cdam.sqlite").path
-        let fruit = try CLI.folder(["apple.jpg", "orange.jpg", "fruits.jpg"], in: dir, named: "fruit")
-        let others = try CLI.folder(["baboon.jpg", "butterfly.jpg", "building.jpg", "home.jpg", "messi5.jpg", "board.jpg",
-                                     "leuvenA.jpg", "stuff.jpg", "squirrel_cls.jpg"], in: dir, named: "others")
+        let (fruit, others) = try CLI.fruitAndOthers(in: dir)
         #expect(try CLI.run(["concept", "define", "fruit", "--examples", fruit.path, "--negatives", others.path, "--kind", "centred",
                              "--random-concepts", "0", "--db", db]).status == 0)
         let q = try CLI.run(["query", "\(CLI.photos)/fruits.jpg", "--concept", "fruit", "--significance", "--db", db, "--json"])

@@ -9,9 +9,7 @@ struct LayersCLITests {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("cdam.sqlite").path
-        let fruit = try CLI.folder(["apple.jpg", "orange.jpg", "fruits.jpg"], in: dir, named: "fruit")
-        let others = try CLI.folder(["baboon.jpg", "butterfly.jpg", "building.jpg", "home.jpg", "messi5.jpg", "board.jpg",
-                                     "leuvenA.jpg", "stuff.jpg", "squirrel_cls.jpg"], in: dir, named: "others")
+        let (fruit, others) = try CLI.fruitAndOthers(in: dir)
         let at11 = try CLI.run(["concept", "define", "fruit11", "--examples", fruit.path, "--negatives", others.path,
                                 "--kind", "centred", "--layer", "11", "--random-concepts", "0", "--db", db, "--json"])
         #expect(at11.status == 0, "\(at11.stderr)")
