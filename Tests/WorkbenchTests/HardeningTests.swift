@@ -92,27 +92,16 @@ import Testing
         let scratch = Scratch()
         let file = scratch.image("photos/a.png", label: "dog", id: 1)
         scratch.image("photos/b.png", label: "dog", id: 2)
-        final class Rewriting: ImageEmbedder {
-            let inner = FakeEmbedder()
-            let victim: URL
-            init(victim: URL) { self.victim = victim }
-            var modelName: String { inner.modelName }
-            var modelSHA256: String { inner.modelSHA256 }
-            var width: Int { inner.width }
-            var patchSize: Int { inner.patchSize }
-            var preprocessingID: String { inner.preprocessingID }
-            var preprocessingDescription: String { inner.preprocessingDescription }
-            func embed(_ files: [URL]) -> [Result<EmbeddedImage, Error>] {
-                // The file is rewritten after it was hashed and before it is read for embedding.
-                var data = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]); data.append(Data("cat 77".utf8))
-                try! data.write(to: victim)
-                return inner.embed(files)
-            }
+        let rewriting = HookedEmbedder { files, inner in
+            // The file is rewritten after it was hashed and before it is read for embedding.
+            var data = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]); data.append(Data("cat 77".utf8))
+            try! data.write(to: file)
+            return inner.embed(files)
         }
         let oldHash = try ImageFiles.hashFile(file).sha256
         let store = try scratch.store()
         let report = try indexImages(directory: scratch.url.appendingPathComponent("photos"), collection: "p",
-                                     embedder: Rewriting(victim: file), store: store)
+                                     embedder: rewriting, store: store)
         #expect(report.embedded == 1 && report.errors.count == 1)
         #expect(report.errors[0].error.contains("changed while it was being indexed"))
         #expect(try store.findImage(sha256: oldHash) == nil)
@@ -239,28 +228,16 @@ import Testing
     // 11. prune during define keeps the images define is working on; remove during index stops the index.
     @Test func pruneDuringDefineKeepsItsImages() throws {
         let (scratch, store, embedder) = try world()
-        final class PruningEmbedder: ImageEmbedder {
-            let inner: FakeEmbedder
-            let other: Store
-            var pruned = 0
-            init(_ inner: FakeEmbedder, other: Store) { self.inner = inner; self.other = other }
-            var modelName: String { inner.modelName }
-            var modelSHA256: String { inner.modelSHA256 }
-            var width: Int { inner.width }
-            var patchSize: Int { inner.patchSize }
-            var preprocessingID: String { inner.preprocessingID }
-            var preprocessingDescription: String { inner.preprocessingDescription }
-            func embed(_ files: [URL]) -> [Result<EmbeddedImage, Error>] {
-                // Another process prunes between two batches of the define.
-                pruned += (try? other.prune().imagesForgotten) ?? 0
-                return inner.embed(files)
-            }
-        }
         let other = try Store.open(at: URL(fileURLWithPath: store.path))
-        let racing = PruningEmbedder(embedder, other: other)
+        var pruned = 0
+        let racing = HookedEmbedder(embedder) { files, inner in
+            // Another process prunes between two batches of the define.
+            pruned += (try? other.prune().imagesForgotten) ?? 0
+            return inner.embed(files)
+        }
         let summary = try defineConcept(ConceptDefinition(name: "dog", examples: ["dogs"], randomConcepts: 0, base: scratch.url.path),
                                         embedder: racing, store: store, batchSize: 2)
-        #expect(summary.examples == 6 && racing.pruned == 0)
+        #expect(summary.examples == 6 && pruned == 0)
         // Once saved, the concept keeps them; a later prune forgets nothing either.
         #expect(try other.prune().imagesForgotten == 0)
         try expectSound(store)
@@ -270,27 +247,16 @@ import Testing
         let scratch = Scratch()
         for i in 0..<6 { scratch.image("photos/p\(i).png", label: "x", id: i) }
         let store = try scratch.store()
-        final class RemovingEmbedder: ImageEmbedder {
-            let inner = FakeEmbedder()
-            let store: Store
-            var calls = 0
-            init(store: Store) { self.store = store }
-            var modelName: String { inner.modelName }
-            var modelSHA256: String { inner.modelSHA256 }
-            var width: Int { inner.width }
-            var patchSize: Int { inner.patchSize }
-            var preprocessingID: String { inner.preprocessingID }
-            var preprocessingDescription: String { inner.preprocessingDescription }
-            func embed(_ files: [URL]) -> [Result<EmbeddedImage, Error>] {
-                calls += 1
-                if calls == 2 { _ = try? store.removeCollection(named: "c") }
-                return inner.embed(files)
-            }
-        }
         let other = try Store.open(at: URL(fileURLWithPath: store.path))
+        var calls = 0
+        let removing = HookedEmbedder { files, inner in
+            calls += 1
+            if calls == 2 { _ = try? other.removeCollection(named: "c") }
+            return inner.embed(files)
+        }
         #expect {
             try indexImages(directory: scratch.url.appendingPathComponent("photos"), collection: "c",
-                            embedder: RemovingEmbedder(store: other), store: store, batchSize: 2)
+                            embedder: removing, store: store, batchSize: 2)
         } throws: { "\($0)".contains("collection 'c' was removed while images were being added") }
         #expect(try store.collection(named: "c") == nil)
         try expectSound(store)

@@ -46,24 +46,15 @@ import Testing
         for i in 0..<10 { scratch.image("photos/img\(i).png", label: "x", id: i) }
         let store = try scratch.store()
         // The first run "dies" after its first batches: the embedder refuses everything after 4 files.
-        final class Dying: ImageEmbedder {
-            let inner = FakeEmbedder()
-            var modelName: String { inner.modelName }
-            var modelSHA256: String { inner.modelSHA256 }
-            var width: Int { inner.width }
-            var patchSize: Int { inner.patchSize }
-            var preprocessingID: String { inner.preprocessingID }
-            var preprocessingDescription: String { inner.preprocessingDescription }
-            var budget = 4
-            func embed(_ files: [URL]) -> [Result<EmbeddedImage, Error>] {
-                files.map { url in
-                    budget -= 1
-                    return budget >= 0 ? inner.embed([url])[0] : .failure(WorkbenchError.failed("\(url.path): killed"))
-                }
+        var budget = 4
+        let dying = HookedEmbedder { files, inner in
+            files.map { url in
+                budget -= 1
+                return budget >= 0 ? inner.embed([url])[0] : .failure(WorkbenchError.failed("\(url.path): killed"))
             }
         }
         let first = try indexImages(directory: scratch.url.appendingPathComponent("photos"), collection: "c",
-                                    embedder: Dying(), store: store, batchSize: 2)
+                                    embedder: dying, store: store, batchSize: 2)
         #expect(first.embedded == 4 && first.errors.count == 6)
         let embedder = FakeEmbedder()
         let second = try indexImages(directory: scratch.url.appendingPathComponent("photos"), collection: "c",

@@ -46,6 +46,23 @@ final class FakeEmbedder: ImageEmbedder {
     }
 }
 
+/// A `FakeEmbedder` whose `embed` goes through `hook`: tests make things happen between batches (a file rewritten,
+/// a prune or a removal by another process, a run that dies).
+final class HookedEmbedder: ImageEmbedder {
+    let inner: FakeEmbedder
+    let hook: ([URL], FakeEmbedder) -> [Result<EmbeddedImage, Error>]
+    init(_ inner: FakeEmbedder = FakeEmbedder(), hook: @escaping ([URL], FakeEmbedder) -> [Result<EmbeddedImage, Error>]) {
+        self.inner = inner; self.hook = hook
+    }
+    var modelName: String { inner.modelName }
+    var modelSHA256: String { inner.modelSHA256 }
+    var width: Int { inner.width }
+    var patchSize: Int { inner.patchSize }
+    var preprocessingID: String { inner.preprocessingID }
+    var preprocessingDescription: String { inner.preprocessingDescription }
+    func embed(_ files: [URL]) -> [Result<EmbeddedImage, Error>] { hook(files, inner) }
+}
+
 /// A temporary folder for a test, removed afterwards.
 final class Scratch {
     let url: URL
