@@ -201,3 +201,20 @@ public func colorBar(width: Int, scale: Int, opacity: Float, left: String, centr
     out.draw(text: r, x: pad + barWidth - BitmapFont.width(r, scale: scale), y: textY, scale: scale, color: (0, 0, 0))
     return out
 }
+
+/// A photo-like synthetic image, for tests and benchmarks: smooth gradients, a few edges and noise (compresses like a photo, not like a flat fill).
+public func photoLike(width: Int, height: Int, seed: UInt64 = 7) -> RGBImage {
+    var state = seed
+    var img = RGBImage(width: width, height: height)
+    for y in 0..<height {
+        for x in 0..<width {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let noise = Int(state >> 59) - 16
+            let i = (y * width + x) * 3
+            img.pixels[i] = UInt8(clamping: x * 255 / max(width, 1) + noise)
+            img.pixels[i + 1] = UInt8(clamping: (x / 40 + y / 40) % 2 == 0 ? 180 + noise : 60 + noise)
+            img.pixels[i + 2] = UInt8(clamping: y * 255 / max(height, 1) - noise)
+        }
+    }
+    return img
+}

@@ -258,7 +258,7 @@ extension Benchmarks {
     /// with gradients, edges and noise, which compresses like a photo).
     public static func pictures(photo: URL?, size: Int = 512, repeats: Int = 5) throws -> [BenchmarkFigure] {
         let original: RGBImage
-        if let photo { original = try decodeImage(contentsOf: photo).image } else { original = syntheticPhoto(width: 640, height: 480) }
+        if let photo { original = try decodeImage(contentsOf: photo).image } else { original = photoLike(width: 640, height: 480) }
         let renderer = OverlayRenderer(original: original, preprocessing: Preprocessing(size: 224), options: RenderOptions(size: size))
         var map = [Float](repeating: 0, count: 256)
         for i in map.indices { map[i] = sin(Float(i) * 0.37) * Float(i % 16) - 3 }
@@ -289,23 +289,6 @@ extension Benchmarks {
             figures.append(BenchmarkFigure(name: "JPEG q90 \(what) (the report's)", milliseconds: jpeg, unit: what, gflops: nil, detail: "\(bytes / 1024) KB"))
         }
         return figures
-    }
-
-    /// Gradients, blocks and noise: compresses about as a photo does.
-    static func syntheticPhoto(width: Int, height: Int) -> RGBImage {
-        var state: UInt64 = 42
-        var img = RGBImage(width: width, height: height)
-        for y in 0..<height {
-            for x in 0..<width {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                let noise = Int(state >> 59) - 16
-                let i = (y * width + x) * 3
-                img.pixels[i] = UInt8(clamping: x * 255 / width + noise)
-                img.pixels[i + 1] = UInt8(clamping: (x / 53 + y / 37) % 2 == 0 ? 170 + noise : 70 + noise)
-                img.pixels[i + 2] = UInt8(clamping: y * 255 / height - noise)
-            }
-        }
-        return img
     }
 
     /// Smooth CDAM (N = 16) and Integrated CDAM (M = 16, trapezoid: 17 passes) on one image with one target,
