@@ -41,6 +41,16 @@ def broken_images(driver):
         ".map(i => i.alt || i.src.slice(0, 60))")
 
 
+def page_problems(driver, page):
+    """What a reader would see go wrong on the page now: broken images (after they had time to load) and console errors."""
+    try:
+        WebDriverWait(driver, 30).until(lambda d: not broken_images(d))
+    except Exception:  # noqa: BLE001 - the broken ones are listed below
+        pass
+    return ([f"{page}: broken image {b}" for b in broken_images(driver)] +
+            [f"{page}: console error: {e}" for e in console_errors(driver)])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
@@ -58,7 +68,7 @@ def main():
         if not rows:
             failures.append("concepts page: no concept listed")
         driver.save_screenshot(os.path.join(args.out, "concepts.png"))
-        failures += ["concepts page: console error: " + e for e in console_errors(driver)]
+        failures += page_problems(driver, "concepts page")
 
         # A concept's page, through its link: verdict, examples and best matches.
         rows[0].find_element(By.TAG_NAME, "a").click()
@@ -68,9 +78,7 @@ def main():
             failures.append("concept page: no best match (" + driver.find_element(By.ID, "status").text + ")")
         if "Verdict" not in driver.find_element(By.ID, "verdict").text:
             failures.append("concept page: no verdict")
-        WebDriverWait(driver, 30).until(lambda d: not broken_images(d))
-        failures += ["concept page: broken image " + b for b in broken_images(driver)]
-        failures += ["concept page: console error: " + e for e in console_errors(driver)]
+        failures += page_problems(driver, "concept page")
         driver.save_screenshot(os.path.join(args.out, "concept.png"))
 
         # Explain: upload a photo, tick every concept, wait for a map per concept.
@@ -102,9 +110,7 @@ def main():
             driver.execute_script("arguments[0].value = '0.3'; arguments[0].dispatchEvent(new Event('input'))", slider)
             if tiles[0].value_of_css_property("opacity") != "0.3":
                 failures.append("explain page: the opacity slider does not reach the maps")
-        WebDriverWait(driver, 30).until(lambda d: not broken_images(d))
-        failures += ["explain page: broken image " + b for b in broken_images(driver)]
-        failures += ["explain page: console error: " + e for e in console_errors(driver)]
+        failures += page_problems(driver, "explain page")
         print(f"explain: {len(tiles)} maps for {len(boxes)} concepts in {time.time() - start:.1f} s")
 
         # Search: the concept's best matches, and one hit's map.
@@ -122,9 +128,7 @@ def main():
                                              .find_element(By.TAG_NAME, "button").text != "working…")
             if not driver.find_elements(By.CSS_SELECTOR, "#hits .hit img")[0].get_attribute("src").startswith("data:image/png"):
                 failures.append("search page: the first hit's map did not arrive")
-        WebDriverWait(driver, 30).until(lambda d: not broken_images(d))
-        failures += ["search page: broken image " + b for b in broken_images(driver)]
-        failures += ["search page: console error: " + e for e in console_errors(driver)]
+        failures += page_problems(driver, "search page")
         driver.save_screenshot(os.path.join(args.out, "search.png"))
 
         # A stored image picked on Search, explained on the Explain page.
@@ -137,8 +141,7 @@ def main():
                                              d.find_element(By.ID, "status").get_attribute("class") == "error")
             if not driver.find_elements(By.CSS_SELECTOR, "#results canvas"):
                 failures.append("explain page, stored image: no map (" + driver.find_element(By.ID, "status").text + ")")
-            failures += ["explain page, stored image: broken image " + b for b in broken_images(driver)]
-            failures += ["explain page, stored image: console error: " + e for e in console_errors(driver)]
+            failures += page_problems(driver, "explain page, stored image")
 
         # Define: tick two stored images as examples, measure, and see a verdict.
         driver.get(args.url + "define")
@@ -155,9 +158,7 @@ def main():
             failures.append("define page: " + driver.find_element(By.ID, "status").text)
         elif "Verdict" not in driver.find_element(By.ID, "figures").text:
             failures.append("define page: no verdict shown")
-        WebDriverWait(driver, 30).until(lambda d: not broken_images(d))
-        failures += ["define page: broken image " + b for b in broken_images(driver)]
-        failures += ["define page: console error: " + e for e in console_errors(driver)]
+        failures += page_problems(driver, "define page")
         driver.save_screenshot(os.path.join(args.out, "define.png"))
     finally:
         driver.quit()
